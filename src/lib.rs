@@ -1,0 +1,4 @@
+//! Ferry, the deployer.
+pub fn main() -> i32 {
+    0
+}
