@@ -1,0 +1,199 @@
+//! Command-line arguments (clap derive). Definitions only: `commands/` executes them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Quick start:
+  ferry create demo --config examples/local.toml
+  ferry provision demo && ferry configure demo && ferry release demo && ferry run demo
+  ferry status demo
+  ferry destroy demo
+
+Exit codes:
+  0  success
+  1  a step failed (the environment records `<step>_failed`; run the step again to retry)
+  2  invalid usage or environment file
+  3  the environment is locked by another ferry command
+  4  `ferry test`: a check failed";
+
+/// Ferry takes environments through their lifecycle and applies declarative resources to
+/// their hosts, with a constant number of round trips per host.
+#[derive(Debug, Parser)]
+#[command(name = "ferry", about, long_about = None, disable_version_flag = true, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Print version, variant, target and commit (with --json: as JSON).
+    #[arg(short = 'V', long)]
+    pub version: bool,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Directory holding the environments' state.
+    #[arg(
+        long,
+        global = true,
+        env = "FERRY_STATE_DIR",
+        default_value = ".ferry",
+        value_name = "DIR"
+    )]
+    pub state_dir: PathBuf,
+
+    /// Print machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Say more (repeat for more detail).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Print only results and errors, no progress.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Seconds to wait for another ferry command working on the same environment.
+    #[arg(
+        long,
+        global = true,
+        env = "FERRY_LOCK_TIMEOUT",
+        default_value_t = 30,
+        value_name = "SECONDS"
+    )]
+    pub lock_timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate an environment file and store the environment (state: created).
+    ///
+    /// The file is checked completely before anything is stored; every problem is shown
+    /// with its file, line, column and a fix. The validated copy is what later commands use:
+    /// to change the environment, edit the file and run `create` again with `--update`.
+    ///
+    /// Example: ferry create staging --config envs/staging.toml
+    Create(CreateArgs),
+
+    /// Create or find the hosts and record their facts (state: provisioned).
+    ///
+    /// `local` uses this machine; `static` checks each listed host answers; `command` runs the
+    /// provider's command and reads the inventory it prints.
+    ///
+    /// Example: ferry provision staging
+    Provision(StepArgs),
+
+    /// Apply the `[[configure]]` resources to the hosts (state: configured).
+    ///
+    /// Example: ferry configure staging --dry-run
+    Configure(StepArgs),
+
+    /// Apply the `[[release]]` resources to the hosts (state: released).
+    ///
+    /// Example: ferry release staging
+    Release(StepArgs),
+
+    /// Apply the `[[run]]` resources to the hosts (state: running).
+    ///
+    /// Example: ferry run staging
+    Run(StepArgs),
+
+    /// Show an environment's state, hosts, roles and recent history.
+    ///
+    /// Example: ferry status staging --json
+    Status(EnvArg),
+
+    /// Run the `[[test]]` checks on the hosts; exit 4 when one fails. Changes no state.
+    ///
+    /// Example: ferry test staging
+    Test(EnvArg),
+
+    /// Show what configure, release and run would change on each host, without changing it.
+    ///
+    /// File contents are shown as unified diffs.
+    ///
+    /// Example: ferry plan staging --step configure
+    Plan(PlanArgs),
+
+    /// Remove what provisioning created and mark the environment destroyed.
+    ///
+    /// Example: ferry destroy staging
+    Destroy(StepArgs),
+
+    /// List every environment with its state and last change.
+    ///
+    /// Example: ferry list --json
+    List,
+
+    /// Report the local tools ferry uses and whether they were found.
+    ///
+    /// Example: ferry check
+    Check,
+
+    /// Print a shell completion script.
+    ///
+    /// Example: ferry completions bash > /etc/bash_completion.d/ferry
+    #[cfg(feature = "complete")]
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the man page (roff).
+    ///
+    /// Example: ferry man | man -l -
+    #[cfg(feature = "complete")]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArg {
+    /// The environment's name.
+    pub env: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The environment's name (lower-case letters, digits, `-`, `_`, `.`).
+    pub env: String,
+
+    /// The environment file (TOML); see docs/environment.md.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+
+    /// Replace the stored environment file of an existing environment, keeping its state.
+    #[arg(long)]
+    pub update: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StepArgs {
+    /// The environment's name.
+    pub env: String,
+
+    /// Show what would happen, change nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The environment's name.
+    pub env: String,
+
+    /// Plan one step's resources only (default: configure, release and run).
+    #[arg(long, value_enum)]
+    pub step: Option<PlanStep>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlanStep {
+    Configure,
+    Release,
+    Run,
+}

@@ -1,0 +1,98 @@
+//! `ferry create`: validate an environment file and store the environment.
+
+use serde_json::json;
+
+use super::Session;
+use crate::cli::args::CreateArgs;
+use crate::cli::error::{CliError, EXIT_USAGE};
+use crate::config;
+use crate::state::store::{now, HistoryEntry, SCHEMA_VERSION};
+use crate::state::{Phase, Record, State, Step};
+
+pub fn run(s: &Session, args: &CreateArgs) -> Result<(), CliError> {
+    crate::state::store::check_name(&args.env)?;
+    // Validate before taking the lock or touching the store: a bad file changes nothing.
+    let file = config::load(&args.config)?;
+    let source = std::fs::read_to_string(&args.config)
+        .map_err(|e| CliError::new(format!("cannot read {}: {e}", args.config.display())))?;
+    let config_file = std::path::absolute(&args.config).unwrap_or_else(|_| args.config.clone());
+
+    let _lock = s.lock(&args.env, Step::Create)?;
+    let started = std::time::Instant::now();
+    let existing = if s.store.exists(&args.env) {
+        Some(s.store.load(&args.env)?)
+    } else {
+        None
+    };
+    let from = existing
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), |r| r.state.name());
+    let record = match existing {
+        Some(mut record) if args.update => {
+            record.config_file = config_file;
+            record.provider = file.provider.kind().to_owned();
+            record.description = file.description.clone();
+            record.updated_at = now();
+            record
+        }
+        Some(record) if record.state.phase() != Phase::Destroyed => {
+            return Err(CliError::new(format!("environment `{}` already exists (state: {})", args.env, record.state.name()))
+                .help(format!(
+                    "to change its environment file run `ferry create {0} --config {1} --update`; to start over run `ferry destroy {0}` first",
+                    args.env,
+                    args.config.display()
+                ))
+                .code(EXIT_USAGE));
+        }
+        previous => {
+            if args.update && previous.is_none() {
+                s.out.detail(format!(
+                    "environment `{}` did not exist; creating it",
+                    args.env
+                ));
+            }
+            let at = now();
+            Record {
+                schema_version: SCHEMA_VERSION,
+                name: args.env.clone(),
+                state: State::Settled {
+                    phase: Phase::Created,
+                },
+                config_file,
+                provider: file.provider.kind().to_owned(),
+                description: file.description.clone(),
+                created_at: at.clone(),
+                updated_at: at,
+                hosts: Vec::new(),
+            }
+        }
+    };
+    // The config copy first: a record never points at a missing or older environment file.
+    s.store.save_config(&args.env, &source)?;
+    s.store.save(&record)?;
+    s.store.append_history(
+        &args.env,
+        &HistoryEntry {
+            command: if args.update {
+                "create --update".into()
+            } else {
+                "create".into()
+            },
+            from,
+            to: record.state.name(),
+            at: now(),
+            outcome: "ok".into(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            error: None,
+        },
+    )?;
+    let verb = if args.update { "updated" } else { "created" };
+    s.out.result(&json!({"environment": args.env, "state": record.state.name(), "provider": record.provider, "action": verb}), || {
+        let next = match record.state.phase() {
+            Phase::Created => format!("\nnext: ferry provision {}", args.env),
+            _ => String::new(),
+        };
+        format!("{verb} environment `{}` ({} provider, state: {}){next}", args.env, record.provider, record.state.name())
+    });
+    Ok(())
+}

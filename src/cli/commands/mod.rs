@@ -1,0 +1,155 @@
+//! One module per command; this one holds what they share: opening an environment
+//! under its lock and turning engine reports into text.
+
+pub mod check;
+pub mod create;
+#[cfg(feature = "complete")]
+pub mod docs;
+pub mod plan;
+pub mod status;
+pub mod step;
+pub mod test;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::args::GlobalArgs;
+use super::error::CliError;
+use super::output::Output;
+use crate::config::{self, EnvironmentFile};
+use crate::engine::{HostReport, RunContext};
+use crate::state::{Record, StateError, Step, Store};
+
+/// What every command gets.
+pub struct Session {
+    pub store: Store,
+    pub out: Output,
+    pub lock_timeout: Duration,
+}
+
+impl Session {
+    pub fn new(g: &GlobalArgs) -> Self {
+        Session {
+            store: Store::new(&g.state_dir),
+            out: Output::new(g),
+            lock_timeout: Duration::from_secs(g.lock_timeout),
+        }
+    }
+
+    pub fn lock(&self, env: &str, step: Step) -> Result<crate::state::store::EnvLock, StateError> {
+        let out = self.out;
+        self.store.lock(env, step, self.lock_timeout, |holder| {
+            out.progress(format!(
+                "waiting for environment `{env}`: locked by {holder}"
+            ))
+        })
+    }
+
+    /// The record and its validated environment file.
+    pub fn open(&self, env: &str) -> Result<(Record, EnvironmentFile), CliError> {
+        let record = self.store.load(env)?;
+        let source = self.store.read_config(env)?;
+        let file = config::parse(&self.store.config_path(env), &source).map_err(|e| {
+            CliError::from(e).help(format!(
+                "the stored copy of the environment file no longer validates; fix {} and run `ferry create {env} --config {} --update`",
+                record.config_file.display(),
+                record.config_file.display()
+            ))
+        })?;
+        Ok((record, file))
+    }
+}
+
+pub fn run_context(env: &str, file: &EnvironmentFile) -> RunContext {
+    RunContext {
+        environment: env.to_owned(),
+        vars: file.vars.clone(),
+    }
+}
+
+pub fn config_dir(record: &Record) -> PathBuf {
+    record
+        .config_file
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Text for host reports, plan or apply alike.
+pub fn render_reports(reports: &[HostReport]) -> String {
+    let mut s = String::new();
+    for r in reports {
+        let n = r.changes.len();
+        s.push_str(&format!(
+            "{}: {} change{} ({} round trip{})\n",
+            r.host,
+            n,
+            if n == 1 { "" } else { "s" },
+            r.round_trips,
+            if r.round_trips == 1 { "" } else { "s" }
+        ));
+        for c in &r.changes {
+            let mark = match c.change.summary.split(' ').next() {
+                Some("create") => '+',
+                Some("run") => '!',
+                _ => '~',
+            };
+            let outcome = match &c.outcome {
+                None => String::new(),
+                Some(o) => format!("  [{}]", outcome_text(o)),
+            };
+            s.push_str(&format!(
+                "  {mark} {}  {}{outcome}\n",
+                c.change.resource, c.change.summary
+            ));
+            if let Some(diff) = &c.change.diff {
+                for line in diff.lines() {
+                    s.push_str(&format!("      {line}\n"));
+                }
+            }
+            if let Some(output) = c.output.as_deref().filter(|o| !o.trim().is_empty()) {
+                for line in output.lines() {
+                    s.push_str(&format!("      | {line}\n"));
+                }
+            }
+        }
+        if let Some(e) = &r.error {
+            s.push_str(&format!("  error: {e}\n"));
+        }
+    }
+    s
+}
+
+fn outcome_text(o: &crate::engine::apply::Outcome) -> String {
+    use crate::engine::apply::Outcome;
+    match o {
+        Outcome::Ok => "ok".into(),
+        Outcome::Unchanged => "already done".into(),
+        Outcome::Skipped => "skipped: an earlier change failed".into(),
+        Outcome::Conflict { current } => format!(
+            "conflict: changed on the host since it was explored (now: {current}); nothing written"
+        ),
+        Outcome::Failed { reason } => format!("failed: {reason}"),
+    }
+}
+
+/// A one-line summary of why a converge run failed, for the state's failure record.
+pub fn failure_summary(reports: &[HostReport]) -> Option<String> {
+    let failed: Vec<String> = reports
+        .iter()
+        .filter(|r| !r.succeeded())
+        .map(|r| {
+            let why = r.error.clone().or_else(|| {
+                r.changes.iter().find_map(|c| match &c.outcome {
+                    Some(
+                        o @ (crate::engine::apply::Outcome::Failed { .. }
+                        | crate::engine::apply::Outcome::Conflict { .. }),
+                    ) => Some(format!("{}: {}", c.change.resource, outcome_text(o))),
+                    _ => None,
+                })
+            });
+            format!("{}: {}", r.host, why.unwrap_or_else(|| "failed".into()))
+        })
+        .collect();
+    (!failed.is_empty()).then(|| failed.join("; "))
+}

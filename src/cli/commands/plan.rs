@@ -1,0 +1,61 @@
+//! `ferry plan`: explore and diff, per host, without changing anything.
+
+use serde_json::json;
+
+use super::step::{resources, section};
+use super::{render_reports, run_context, Session};
+use crate::cli::args::{PlanArgs, PlanStep};
+use crate::cli::error::{CliError, EXIT_USAGE};
+use crate::engine::{self, Mode};
+use crate::state::{Phase, Step};
+
+pub async fn run(s: &Session, args: &PlanArgs) -> Result<(), CliError> {
+    let (record, file) = s.open(&args.env)?;
+    if record.hosts.is_empty() || record.state.phase() == Phase::Destroyed {
+        return Err(CliError::new(format!(
+            "environment `{}` has no hosts yet (it is {})",
+            args.env,
+            record.state.name()
+        ))
+        .help(format!("run `ferry provision {}` first", args.env))
+        .code(EXIT_USAGE));
+    }
+    let steps: Vec<Step> = match args.step {
+        Some(PlanStep::Configure) => vec![Step::Configure],
+        Some(PlanStep::Release) => vec![Step::Release],
+        Some(PlanStep::Run) => vec![Step::Run],
+        None => vec![Step::Configure, Step::Release, Step::Run],
+    };
+    // All steps' resources are explored together: one round trip per host in total.
+    let specs: Vec<_> = steps
+        .iter()
+        .flat_map(|st| section(&file, *st).iter().cloned())
+        .collect();
+    let reports = engine::converge_all(
+        &run_context(&args.env, &file),
+        &record.hosts,
+        resources(&specs),
+        Mode::Plan,
+    )
+    .await;
+    let failed = reports.iter().any(|r| r.error.is_some());
+    let steps: Vec<_> = steps.iter().map(|s| s.name()).collect();
+    s.out.result(
+        &json!({"environment": args.env, "steps": steps, "hosts": reports}),
+        || {
+            let n: usize = reports.iter().map(|r| r.changes.len()).sum();
+            format!(
+                "{}{n} change{} planned ({}); nothing was changed",
+                render_reports(&reports),
+                if n == 1 { "" } else { "s" },
+                steps.join(", ")
+            )
+        },
+    );
+    if failed {
+        return Err(CliError::new(
+            "the plan could not be computed on every host; see the errors above",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! `ferry status` (one environment in detail) and `ferry list` (all of them).
+
+use serde_json::json;
+
+use super::Session;
+use crate::cli::args::EnvArg;
+use crate::cli::error::CliError;
+use crate::state::State;
+
+pub fn status(s: &Session, args: &EnvArg) -> Result<(), CliError> {
+    let (record, file) = s.open(&args.env)?;
+    let history = s.store.history(&args.env, 10);
+    let roles: std::collections::BTreeMap<&str, Vec<&str>> = {
+        let mut m = std::collections::BTreeMap::<&str, Vec<&str>>::new();
+        for name in file.roles.keys() {
+            m.entry(name).or_default();
+        }
+        for h in &record.hosts {
+            for r in &h.roles {
+                m.entry(r).or_default().push(&h.name);
+            }
+        }
+        m
+    };
+    let failure = match &record.state {
+        State::Failed(f) => Some(f),
+        _ => None,
+    };
+    s.out.result(
+        &json!({
+            "environment": record.name, "state": record.state.name(), "failure": failure, "provider": record.provider,
+            "description": record.description, "config_file": record.config_file, "created_at": record.created_at,
+            "updated_at": record.updated_at, "hosts": record.hosts, "roles": roles, "history": history,
+        }),
+        || {
+            let mut t = format!("environment  {}\nstate        {}\n", record.name, record.state.name());
+            if let Some(f) = failure {
+                t.push_str(&format!("failed       {} at {} (from {}): {}\n", f.step.name(), f.at, f.from.name(), f.error));
+                t.push_str(&format!("retry        ferry {} {}\n", f.step.name(), record.name));
+            }
+            t.push_str(&format!("provider     {}\n", record.provider));
+            if let Some(d) = &record.description {
+                t.push_str(&format!("description  {d}\n"));
+            }
+            t.push_str(&format!("config       {}\nupdated      {}\n", record.config_file.display(), record.updated_at));
+            t.push_str(&format!("\nhosts ({})\n", record.hosts.len()));
+            for h in &record.hosts {
+                let facts = ["os", "arch", "hostname"].iter().filter_map(|k| h.facts.get(*k).map(String::as_str)).collect::<Vec<_>>().join(" ");
+                let roles = if h.roles.is_empty() { "-".to_owned() } else { h.roles.join(",") };
+                t.push_str(&format!("  {:<16} {:<22} roles: {:<20} {facts}\n", h.name, h.address, roles));
+            }
+            if !roles.is_empty() {
+                t.push_str("\nroles\n");
+                for (r, hosts) in &roles {
+                    t.push_str(&format!("  {r:<16} {}\n", if hosts.is_empty() { "(no hosts)".to_owned() } else { hosts.join(", ") }));
+                }
+            }
+            t.push_str("\nhistory\n");
+            for h in &history {
+                let err = h.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+                t.push_str(&format!("  {}  {:<10} {} -> {}  {} in {} ms{err}\n", h.at, h.command, h.from, h.to, h.outcome, h.duration_ms));
+            }
+            t
+        },
+    );
+    Ok(())
+}
+
+pub fn list(s: &Session) -> Result<(), CliError> {
+    let envs = s.store.list()?;
+    let rows: Vec<serde_json::Value> = envs
+        .iter()
+        .map(|(name, r)| match r {
+            Ok(r) => json!({"environment": name, "state": r.state.name(), "provider": r.provider, "hosts": r.hosts.len(), "updated_at": r.updated_at}),
+            Err(e) => json!({"environment": name, "state": "unreadable", "error": e.to_string()}),
+        })
+        .collect();
+    s.out.result(&json!({"environments": rows}), || {
+        if envs.is_empty() {
+            return format!("no environments in {} (create one with `ferry create <name> --config <file.toml>`)", s.store.root().display());
+        }
+        let mut t = format!("{:<20} {:<20} {:<9} {:>5}  {}\n", "ENVIRONMENT", "STATE", "PROVIDER", "HOSTS", "LAST CHANGE");
+        for (name, r) in &envs {
+            match r {
+                Ok(r) => t.push_str(&format!("{:<20} {:<20} {:<9} {:>5}  {}\n", name, r.state.name(), r.provider, r.hosts.len(), r.updated_at)),
+                Err(e) => t.push_str(&format!("{name:<20} unreadable: {e}\n")),
+            }
+        }
+        t
+    });
+    Ok(())
+}

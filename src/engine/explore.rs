@@ -1,0 +1,224 @@
+//! Explore: one script per host that prints its facts and the state of every object
+//! the resources asked about, in a line format parsed here.
+//!
+//! ```text
+//! F <name> <value>                 a host fact
+//! P <resource> <probe> <result>    a probe's result (see `Probe`)
+//! C <resource> <probe> <len>\n<len bytes>\n   a file's current content
+//! ```
+
+use std::collections::BTreeMap;
+
+use super::script::{sh_quote, PRELUDE};
+
+/// Files larger than this are compared by digest only: the plan says "content changed"
+/// without a unified diff, and the explore output stays small.
+pub const MAX_DIFF_BYTES: u64 = 256 * 1024;
+
+/// Something a resource needs to know about the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// Type, mode, owner and digest of a path; its content too when the digest is not `want_sha256`.
+    Path {
+        path: String,
+        want_sha256: Option<String>,
+    },
+    /// Whether a path exists.
+    Exists(String),
+    /// The exit status of a command (output discarded).
+    Status(String),
+}
+
+/// The explored state of a path.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PathState {
+    /// `absent`, `file`, `dir`, `link` or `other`.
+    pub kind: String,
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub sha256: Option<String>,
+    /// The exact probe line, compared again by the apply script before a change.
+    pub token: String,
+    pub content: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeResult {
+    Path(PathState),
+    Exists(bool),
+    Status(i32),
+}
+
+/// Everything one explore call learned.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Explored {
+    pub facts: BTreeMap<String, String>,
+    /// Indexed like the resources, then like each resource's probes.
+    pub results: Vec<Vec<ProbeResult>>,
+}
+
+const FACTS: &str = r#"printf 'F os %s\n' "$(uname -s)"
+printf 'F arch %s\n' "$(uname -m)"
+printf 'F kernel %s\n' "$(uname -r)"
+printf 'F hostname %s\n' "$(uname -n)"
+printf 'F user %s\n' "$(id -un 2>/dev/null || echo unknown)"
+if [ "$(uname -s)" = Linux ]; then
+  if ldd --version 2>&1 | grep -qi musl || [ -e /lib/ld-musl-x86_64.so.1 ] || [ -e /lib/ld-musl-aarch64.so.1 ]; then
+    printf 'F libc musl\n'
+  else
+    printf 'F libc gnu\n'
+  fi
+fi
+"#;
+
+/// The explore script for `probes` (one list per resource).
+pub fn script(exports: &str, probes: &[Vec<Probe>]) -> String {
+    let mut s = String::from(PRELUDE);
+    s.push_str(exports);
+    s.push_str(FACTS);
+    for (r, list) in probes.iter().enumerate() {
+        for (p, probe) in list.iter().enumerate() {
+            match probe {
+                Probe::Path { path, want_sha256 } => {
+                    let q = sh_quote(path);
+                    s.push_str(&format!(
+                        "_r=$(_probe {q}); printf 'P {r} {p} %s\\n' \"$_r\"\n"
+                    ));
+                    let want = sh_quote(want_sha256.as_deref().unwrap_or("-"));
+                    s.push_str(&format!(
+                        "case \"$_r\" in file*) if [ \"${{_r##* }}\" != {want} ] && [ \"$(wc -c < {q})\" -le {MAX_DIFF_BYTES} ]; then _blob 'C {r} {p}' {q}; fi;; esac\n"
+                    ));
+                }
+                Probe::Exists(path) => {
+                    s.push_str(&format!("if [ -e {} ] || [ -L {0} ]; then echo 'P {r} {p} yes'; else echo 'P {r} {p} no'; fi\n", sh_quote(path)));
+                }
+                Probe::Status(cmd) => {
+                    s.push_str(&format!(
+                        "if ( {cmd}\n) </dev/null >/dev/null 2>&1; then echo 'P {r} {p} 0'; else echo \"P {r} {p} $?\"; fi\n"
+                    ));
+                }
+            }
+        }
+    }
+    s
+}
+
+/// Reads the explore output back, checking that every probe answered.
+pub fn parse(output: &[u8], probes: &[Vec<Probe>]) -> Result<Explored, String> {
+    let mut explored = Explored::default();
+    let mut raw: BTreeMap<(usize, usize), String> = BTreeMap::new();
+    let mut contents: BTreeMap<(usize, usize), Vec<u8>> = BTreeMap::new();
+    let mut rest = output;
+    while !rest.is_empty() {
+        let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        let line = String::from_utf8_lossy(&rest[..end]).into_owned();
+        rest = rest.get(end + 1..).unwrap_or(&[]);
+        let mut parts = line.splitn(4, ' ');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("F"), Some(name), value, more) => {
+                let value = [value, more]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                explored.facts.insert(name.to_owned(), value);
+            }
+            (Some("P"), Some(r), Some(p), Some(result)) => {
+                raw.insert((num(r)?, num(p)?), result.to_owned());
+            }
+            (Some("C"), Some(r), Some(p), Some(len)) => {
+                let len: usize = num(len)?;
+                if rest.len() < len + 1 {
+                    return Err("the explore output ends inside a file's content".into());
+                }
+                contents.insert((num(r)?, num(p)?), rest[..len].to_vec());
+                rest = &rest[len + 1..];
+            }
+            _ if line.is_empty() => {}
+            _ => return Err(format!("unexpected line in the explore output: {line:?}")),
+        }
+    }
+    for (r, list) in probes.iter().enumerate() {
+        let mut results = Vec::with_capacity(list.len());
+        for (p, probe) in list.iter().enumerate() {
+            let Some(text) = raw.remove(&(r, p)) else {
+                return Err(format!("the explore script did not report probe {p} of resource {r}; it may have been cut short"));
+            };
+            results.push(match probe {
+                Probe::Path { .. } => {
+                    ProbeResult::Path(parse_path_state(&text, contents.remove(&(r, p)))?)
+                }
+                Probe::Exists(_) => ProbeResult::Exists(text == "yes"),
+                Probe::Status(_) => ProbeResult::Status(num(&text)?),
+            });
+        }
+        explored.results.push(results);
+    }
+    Ok(explored)
+}
+
+fn num<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("expected a number in the explore output, found {s:?}"))
+}
+
+pub fn parse_path_state(token: &str, content: Option<Vec<u8>>) -> Result<PathState, String> {
+    let f: Vec<&str> = token.split(' ').collect();
+    if f.len() != 5 {
+        return Err(format!("malformed path state {token:?}"));
+    }
+    let opt = |s: &str| (s != "-").then(|| s.to_owned());
+    Ok(PathState {
+        kind: f[0].to_owned(),
+        mode: opt(f[1]).and_then(|m| u32::from_str_radix(&m, 8).ok()),
+        uid: opt(f[2]).and_then(|m| m.parse().ok()),
+        gid: opt(f[3]).and_then(|m| m.parse().ok()),
+        sha256: opt(f[4]),
+        token: token.to_owned(),
+        content,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_facts_probes_and_binary_content() {
+        let probes = vec![
+            vec![
+                Probe::Path {
+                    path: "/a".into(),
+                    want_sha256: None,
+                },
+                Probe::Exists("/b".into()),
+            ],
+            vec![Probe::Status("true".into())],
+        ];
+        let mut out = b"F os Linux\nF hostname web 1\nP 0 0 file 644 0 0 abc\nC 0 0 3\na\nb\nP 0 1 no\nP 1 0 3\n".to_vec();
+        out.extend_from_slice(b"");
+        let e = parse(&out, &probes).unwrap();
+        assert_eq!(e.facts["os"], "Linux");
+        assert_eq!(e.facts["hostname"], "web 1");
+        let ProbeResult::Path(st) = &e.results[0][0] else {
+            panic!()
+        };
+        assert_eq!(
+            (st.kind.as_str(), st.mode, st.sha256.as_deref()),
+            ("file", Some(0o644), Some("abc"))
+        );
+        assert_eq!(st.content.as_deref(), Some(&b"a\nb"[..]));
+        assert_eq!(e.results[0][1], ProbeResult::Exists(false));
+        assert_eq!(e.results[1][0], ProbeResult::Status(3));
+    }
+
+    #[test]
+    fn a_missing_probe_is_an_error() {
+        let probes = vec![vec![Probe::Exists("/b".into())]];
+        assert!(parse(b"F os Linux\n", &probes)
+            .unwrap_err()
+            .contains("did not report"));
+    }
+}

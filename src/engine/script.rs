@@ -1,0 +1,57 @@
+//! The shell text shared by explore and apply scripts: the prelude of helper functions
+//! (portable across GNU, BSD and busybox userlands) and the environment exported to
+//! user commands. Values enter scripts only through [`sh_quote`].
+
+use std::collections::BTreeMap;
+
+pub use crate::transport::sh_quote;
+
+/// Helper functions every generated script starts with.
+///
+/// `_probe PATH` prints `KIND MODE UID GID SHA256` for a path (`-` where not applicable);
+/// this exact line is the token the apply script compares before it replaces anything.
+pub const PRELUDE: &str = r#"set -u
+umask 022
+if stat -c %a / >/dev/null 2>&1; then
+  _st() { stat -c '%a %u %g' -- "$1"; }
+else
+  _st() { stat -f '%Lp %u %g' "$1"; }
+fi
+if command -v sha256sum >/dev/null 2>&1; then
+  _sha() { sha256sum < "$1" | cut -d ' ' -f 1; }
+elif command -v sha256 >/dev/null 2>&1; then
+  _sha() { sha256 -q < "$1"; }
+else
+  _sha() { shasum -a 256 < "$1" | cut -d ' ' -f 1; }
+fi
+_probe() {
+  if [ -L "$1" ]; then printf 'link %s -\n' "$(_st "$1")"
+  elif [ -f "$1" ]; then printf 'file %s %s\n' "$(_st "$1")" "$(_sha "$1")"
+  elif [ -d "$1" ]; then printf 'dir %s -\n' "$(_st "$1")"
+  elif [ -e "$1" ]; then printf 'other %s -\n' "$(_st "$1")"
+  else printf 'absent - - - -\n'; fi
+}
+_blob() { printf '%s %s\n' "$1" "$(wc -c < "$2" | tr -d ' ')"; cat "$2"; printf '\n'; }
+"#;
+
+/// `export` lines for what user commands may read: FERRY_ENV, FERRY_HOST and every
+/// variable as FERRY_VAR_<NAME> (host variables override environment ones).
+pub fn exports(env: &str, host: &str, vars: &BTreeMap<String, toml::Value>) -> String {
+    let mut out = format!(
+        "export FERRY_ENV={} FERRY_HOST={}\n",
+        sh_quote(env),
+        sh_quote(host)
+    );
+    for (name, value) in vars {
+        let text = match value {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        out.push_str(&format!(
+            "export FERRY_VAR_{}={}\n",
+            name.to_ascii_uppercase(),
+            sh_quote(&text)
+        ));
+    }
+    out
+}
