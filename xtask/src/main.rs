@@ -2,8 +2,26 @@
 //!
 //! It builds `src/` as a black box (through cargo) and reads `installers/`, `packaging/`
 //! and `containers/`; it knows nothing of the deployer's internals.
+//!
+//! Map: `dist.rs` (command) → `plan.rs` (what will be written) → `pipeline.rs` (ordered
+//! stages) → `stage/*.rs` (one per stage) → `artifact/*.rs` (one per file format).
+//! `verify.rs` checks a dist directory with third-party tools.
 
+mod artifact;
 mod ci;
+mod config;
+mod context;
+mod dist;
+mod keygen;
+mod pipeline;
+mod plan;
+mod setup;
+mod sign;
+mod stage;
+mod targets;
+mod toolchain;
+mod tools;
+mod verify;
 
 use clap::Parser;
 
@@ -21,11 +39,34 @@ enum Command {
     ///
     /// Example: `cargo xtask ci` (add `--skip-lint` to run only the tests).
     Ci(ci::CiArgs),
+    /// Build, package, checksum and sign a release into `target/dist/<version>/`.
+    ///
+    /// Example: `cargo xtask dist --dry-run`, `cargo xtask dist --targets all --no-sign`.
+    Dist(dist::DistArgs),
+    /// Check a dist directory: checksums, signatures, archive layout, and the binaries' versions.
+    ///
+    /// Example: `cargo xtask verify target/dist/0.1.0`.
+    Verify(verify::VerifyArgs),
+    /// Install the cross toolchain and the tools dist/verify use (Debian 12, as root).
+    Setup(setup::SetupArgs),
+    /// Make a minisign key pair for signing releases.
+    Keygen(keygen::KeygenArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::Ci(args) => ci::run(&args),
+        Command::Dist(args) => dist::run(&args),
+        Command::Verify(args) => verify::run(&args),
+        Command::Setup(args) => setup::run(&args),
+        Command::Keygen(args) => keygen::run(&args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }

@@ -1,0 +1,144 @@
+//! `dist-workspace.toml`: the release configuration.
+//!
+//! The `[dist]` table is cargo-dist's; we read only what the pipeline uses (`targets`) and let
+//! the rest through, so the file stays valid for cargo-dist. The `[ferry]` tables are ours and
+//! strict (`deny_unknown_fields`): a typo is an error naming the key, not a silently ignored
+//! setting. This module does no I/O besides reading the file and knows nothing of stages.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+use crate::targets::TargetInfo;
+
+pub const FILE_NAME: &str = "dist-workspace.toml";
+
+#[derive(Debug, Deserialize)]
+pub struct DistWorkspace {
+    pub dist: DistTable,
+    pub ferry: FerryConfig,
+}
+
+/// The part of cargo-dist's `[dist]` table the pipeline reads; other keys belong to cargo-dist.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DistTable {
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FerryConfig {
+    pub binary: String,
+    pub signing_public_key: PathBuf,
+    pub unix_archives: Vec<ArchiveFormat>,
+    pub windows_archives: Vec<ArchiveFormat>,
+    pub package: PackageMeta,
+    pub variants: BTreeMap<String, Variant>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct PackageMeta {
+    pub name: String,
+    pub description: String,
+    pub homepage: String,
+    pub license: String,
+    pub maintainer: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Variant {
+    pub default_features: bool,
+    pub features: Vec<String>,
+    /// Repository paths (files or folders) copied into this variant's archives.
+    pub include: Vec<PathBuf>,
+    #[serde(default)]
+    pub generated: Vec<Generated>,
+}
+
+/// Files produced by running a host-built binary, because they are the same on every platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Generated {
+    Completions,
+    Man,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+pub enum ArchiveFormat {
+    #[serde(rename = "tar.gz")]
+    TarGz,
+    #[serde(rename = "tar.xz")]
+    TarXz,
+    #[serde(rename = "zip")]
+    Zip,
+}
+
+impl ArchiveFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ArchiveFormat::TarGz => "tar.gz",
+            ArchiveFormat::TarXz => "tar.xz",
+            ArchiveFormat::Zip => "zip",
+        }
+    }
+}
+
+impl DistWorkspace {
+    pub fn load(root: &Path) -> anyhow::Result<Self> {
+        let path = root.join(FILE_NAME);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("invalid {}", path.display()))
+    }
+
+    /// Parses and validates; toml's errors already name the key, line and column.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let ws: DistWorkspace = toml::from_str(text)?;
+        ws.validate()?;
+        Ok(ws)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        for (i, t) in self.dist.targets.iter().enumerate() {
+            if TargetInfo::lookup(t).is_none() {
+                bail!(
+                    "dist.targets[{i}]: unsupported target `{t}`; supported: {}",
+                    TargetInfo::all()
+                        .map(|t| t.triple)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+        if self.ferry.variants.is_empty() {
+            bail!(
+                "ferry.variants: at least one variant is needed (e.g. [ferry.variants.complete])"
+            );
+        }
+        for (name, v) in &self.ferry.variants {
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                bail!("ferry.variants.{name}: a variant name is lower-case ASCII, digits and `-` (it goes into file names)");
+            }
+            for p in &v.include {
+                if p.is_absolute() || p.components().any(|c| c == std::path::Component::ParentDir) {
+                    bail!(
+                        "ferry.variants.{name}.include: `{}` must be a path inside the repository",
+                        p.display()
+                    );
+                }
+            }
+        }
+        if self.ferry.unix_archives.is_empty() || self.ferry.windows_archives.is_empty() {
+            bail!("ferry.unix-archives and ferry.windows-archives each need at least one format");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,292 @@
+//! `cargo xtask dist`: build → generate → archive → checksum → sign → manifest, locally, into
+//! `target/dist/<version>/`. Parses flags into `Options`, computes the plan, then runs (or with
+//! `--dry-run` prints) it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Serialize;
+
+use crate::config::DistWorkspace;
+use crate::context::{Artifact, Artifacts, GitInfo, Options, ReleaseContext};
+use crate::pipeline::{self, StageReport};
+use crate::plan::{self, PlanInput, PlannedStage, ReleasePlan};
+use crate::sign::Signer;
+use crate::targets::{host_triple, TargetInfo};
+
+#[derive(Debug, clap::Args)]
+pub struct DistArgs {
+    /// Targets to build, comma-separated triples, `host`, or `all` (every target in
+    /// dist-workspace.toml). Default: this machine's target.
+    #[arg(long, value_delimiter = ',', env = "FERRY_DIST_TARGETS")]
+    targets: Vec<String>,
+    /// Variants to build, comma-separated (`complete`, `minimal`). Default: all of them.
+    #[arg(long, value_delimiter = ',', env = "FERRY_DIST_VARIANTS")]
+    variants: Vec<String>,
+    /// Output directory. Default: `<cargo target dir>/dist/<version>`.
+    #[arg(long, env = "FERRY_DIST_OUT_DIR")]
+    out_dir: Option<PathBuf>,
+    /// Cargo profile for the binaries (`dist-test` builds faster, for tests).
+    #[arg(long, default_value = "release", env = "FERRY_DIST_PROFILE")]
+    profile: String,
+    /// Take binaries from `<DIR>/<target>/<variant>/ferry[.exe]` instead of building them.
+    #[arg(long, value_name = "DIR")]
+    prebuilt: Option<PathBuf>,
+    /// Don't sign; otherwise a key is required (FERRY_MINISIGN_KEY or FERRY_MINISIGN_KEY_FILE).
+    #[arg(long)]
+    no_sign: bool,
+    /// Public key the signing key must match. Default: `ferry.signing-public-key`.
+    #[arg(long, env = "FERRY_MINISIGN_PUBLIC_KEY")]
+    public_key: Option<PathBuf>,
+    /// Print the plan and exit without building or writing anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print results (or the plan, with --dry-run) as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Parallel packaging jobs. Default: the number of CPUs.
+    #[arg(long)]
+    jobs: Option<usize>,
+}
+
+pub fn project_root() -> PathBuf {
+    // xtask always runs through cargo from this workspace; its manifest dir is `<root>/xtask`.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace root")
+        .to_owned()
+}
+
+pub fn workspace_version(root: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(root.join("Cargo.toml")).context("reading Cargo.toml")?;
+    let doc: toml::Table = toml::from_str(&text).context("parsing Cargo.toml")?;
+    let version = doc
+        .get("workspace")
+        .and_then(|w| w.get("package"))
+        .and_then(|p| p.get("version"))
+        .or_else(|| doc.get("package").and_then(|p| p.get("version")))
+        .and_then(|v| v.as_str())
+        .context("Cargo.toml has no [workspace.package] or [package] version")?;
+    Ok(version.to_owned())
+}
+
+pub fn cargo_target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
+#[derive(Serialize)]
+struct DistReport<'a> {
+    plan: &'a ReleasePlan,
+    stages: Vec<StageReport>,
+    artifacts: Vec<Artifact>,
+}
+
+pub fn run(args: &DistArgs) -> anyhow::Result<()> {
+    let root = project_root();
+    let ws = DistWorkspace::load(&root)?;
+    let version = workspace_version(&root)?;
+    let git = GitInfo::discover(&root)?;
+    let targets = select_targets(&args.targets, &ws.dist.targets)?;
+    let variants = select_variants(
+        &args.variants,
+        &ws.ferry.variants.keys().cloned().collect::<Vec<_>>(),
+    )?;
+    let cargo_target_dir = cargo_target_dir(&root);
+    let out_dir = match &args.out_dir {
+        Some(d) => std::path::absolute(d)?,
+        None => cargo_target_dir.join("dist").join(&version),
+    };
+    let public_key = root.join(
+        args.public_key
+            .clone()
+            .unwrap_or_else(|| ws.ferry.signing_public_key.clone()),
+    );
+    // Preflight: a missing or wrong key fails now, before minutes of building.
+    let signer = if args.no_sign || args.dry_run {
+        None
+    } else {
+        Some(Signer::from_env(&public_key)?)
+    };
+    let staging_dir = cargo_target_dir.join("dist-staging").join(&version);
+    let options = Options {
+        root,
+        out_dir,
+        cargo_target_dir,
+        staging_dir,
+        targets,
+        variants,
+        profile: args.profile.clone(),
+        prebuilt: args
+            .prebuilt
+            .as_ref()
+            .map(std::path::absolute)
+            .transpose()?,
+        signer,
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        progress: !args.json,
+    };
+    let input = PlanInput {
+        version: &version,
+        commit: &git.commit,
+        source_date_epoch: git.source_date_epoch,
+        out_dir: options.out_dir.display().to_string(),
+        config: &ws.ferry,
+        targets: &options.targets,
+        variants: &options.variants,
+        profile: &options.profile,
+        prebuilt: options.prebuilt.as_deref(),
+        sign: !args.no_sign,
+    };
+    let plan = plan::compute(&input, vec![]);
+    let mut ctx = ReleaseContext {
+        version,
+        git,
+        options,
+        config: ws.ferry,
+        plan,
+        artifacts: Artifacts::default(),
+    };
+    ctx.plan.stages = pipeline::DIST
+        .iter()
+        .map(|s| PlannedStage {
+            name: s.name(),
+            skip: if s.name() == "sign" && args.no_sign {
+                Some("--no-sign".into())
+            } else {
+                s.skip(&ctx)
+            },
+        })
+        .collect();
+    if args.dry_run {
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&ctx.plan)?);
+        } else {
+            print_plan(&ctx.plan);
+        }
+        return Ok(());
+    }
+    if ctx.options.out_dir.exists() {
+        // A stale artifact from an earlier run must never end up checksummed or uploaded.
+        std::fs::remove_dir_all(&ctx.options.out_dir)
+            .with_context(|| format!("clearing {}", ctx.options.out_dir.display()))?;
+    }
+    let stages = pipeline::run(pipeline::DIST, &mut ctx)?;
+    let skipped: Vec<_> = ctx.plan.builds.iter().filter(|b| b.is_skipped()).collect();
+    if args.json {
+        let report = DistReport {
+            plan: &ctx.plan,
+            stages,
+            artifacts: ctx.artifacts.all(),
+        };
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        eprintln!(
+            "\nwrote {} artifacts to {}",
+            ctx.artifacts.all().len(),
+            ctx.options.out_dir.display()
+        );
+        for b in skipped {
+            if let plan::BuildHow::Skipped { reason } = &b.how {
+                eprintln!("skipped {} ({}): {reason}", b.target, b.variant);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_plan(plan: &ReleasePlan) {
+    println!(
+        "ferry {} (commit {}, SOURCE_DATE_EPOCH {})",
+        plan.version, plan.commit, plan.source_date_epoch
+    );
+    println!("output: {}", plan.out_dir);
+    println!("stages:");
+    for s in &plan.stages {
+        match &s.skip {
+            Some(r) => println!("  {} (skipped: {r})", s.name),
+            None => println!("  {}", s.name),
+        }
+    }
+    println!("builds:");
+    for b in &plan.builds {
+        match &b.how {
+            plan::BuildHow::Skipped { reason } => {
+                println!("  {} {}: skipped: {reason}", b.target, b.variant)
+            }
+            how => println!(
+                "  {} {}: {}",
+                b.target,
+                b.variant,
+                serde_json::to_string(how).unwrap_or_default()
+            ),
+        }
+    }
+    println!("files:");
+    for f in plan
+        .archives
+        .iter()
+        .map(|a| &a.name)
+        .chain(&plan.checksums)
+        .chain(&plan.signatures)
+    {
+        println!("  {f}");
+    }
+    println!("  {}", plan.manifest);
+}
+
+fn select_targets(
+    requested: &[String],
+    configured: &[String],
+) -> anyhow::Result<Vec<&'static TargetInfo>> {
+    let names: Vec<String> = if requested.is_empty() || requested == ["host"] {
+        vec![host_triple().to_owned()]
+    } else if requested == ["all"] {
+        configured.to_vec()
+    } else {
+        requested
+            .iter()
+            .map(|t| {
+                if t == "host" {
+                    host_triple().to_owned()
+                } else {
+                    t.clone()
+                }
+            })
+            .collect()
+    };
+    let mut out = Vec::new();
+    for n in names {
+        if !configured.contains(&n) {
+            bail!(
+                "target `{n}` is not in dist.targets of dist-workspace.toml; configured: {}",
+                configured.join(", ")
+            );
+        }
+        let t = TargetInfo::lookup(&n).expect("configured targets are validated against the table");
+        if !out.iter().any(|o: &&TargetInfo| o.triple == t.triple) {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+fn select_variants(requested: &[String], configured: &[String]) -> anyhow::Result<Vec<String>> {
+    if requested.is_empty() {
+        return Ok(configured.to_vec());
+    }
+    for v in requested {
+        if !configured.contains(v) {
+            bail!(
+                "unknown variant `{v}`; configured in [ferry.variants]: {}",
+                configured.join(", ")
+            );
+        }
+    }
+    let mut v = requested.to_vec();
+    v.dedup();
+    Ok(v)
+}
