@@ -1,0 +1,11 @@
+//! Ferry's integration tests: one binary, one module per feature.
+//! New tests go in the module of the feature they exercise; shared helpers in `support`.
+
+mod cli;
+mod config_errors;
+mod engine_local;
+mod lifecycle;
+mod providers;
+mod ssh;
+mod state_store;
+mod support;
