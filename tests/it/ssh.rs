@@ -440,3 +440,36 @@ fn keygen(path: &std::path::Path, kind: &str, passphrase: &str) {
         .unwrap();
     assert!(status.success(), "ssh-keygen -t {kind}");
 }
+
+#[test]
+fn dropping_the_transport_closes_the_connection() {
+    let Some(tb) = Testbed::up(1) else { return };
+    let rt = runtime();
+    // `$PPID` of a script is the sshd process serving this connection; the host shares
+    // the machine's process table, so the controller can watch it go.
+    let session_pid = rt.block_on(async {
+        let ssh = connect(&tb.host("h1").ssh_target()).await;
+        let out = ssh.exec("echo $PPID", Vec::new()).await.unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    });
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{session_pid}"));
+    let gone = |p: &std::path::Path| {
+        // A zombie awaiting its parent counts as gone.
+        std::fs::read_to_string(p.join("stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true)
+    };
+    for _ in 0..100 {
+        if gone(&proc_dir) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("sshd session {session_pid} still runs 2 s after the transport was dropped");
+}
