@@ -326,8 +326,9 @@ impl SshTransport {
             source: Box::new(source),
         };
         let channel = self.handle.channel_open_session().await.map_err(lost)?;
-        // The server hands the command to the user's login shell, which may not be
-        // POSIX (fish, csh): `sh -c` with one quoted word reads the same in all of them.
+        // sshd hands the command to the user's login shell; `sh -c` with one quoted word
+        // makes the script run under POSIX sh whether that shell is sh, bash, zsh or ksh.
+        // (csh-family login shells reject the newlines inside the quotes: not supported.)
         let command = format!("sh -c {}", sh_quote(script));
         channel.exec(true, command).await.map_err(lost)?;
         let (mut reader, writer) = channel.split();
