@@ -31,6 +31,9 @@ pub struct DistTable {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct FerryConfig {
+    /// Targets cargo-dist does not accept in `dist.targets`; xtask builds them too.
+    #[serde(default)]
+    pub extra_targets: Vec<String>,
     pub binary: String,
     pub signing_public_key: PathBuf,
     pub unix_archives: Vec<ArchiveFormat>,
@@ -89,6 +92,17 @@ impl ArchiveFormat {
 }
 
 impl DistWorkspace {
+    /// Every target the pipeline knows from the file, in order, without duplicates.
+    pub fn targets(&self) -> Vec<String> {
+        let mut all = self.dist.targets.clone();
+        for t in &self.ferry.extra_targets {
+            if !all.contains(t) {
+                all.push(t.clone());
+            }
+        }
+        all
+    }
+
     pub fn load(root: &Path) -> anyhow::Result<Self> {
         let path = root.join(FILE_NAME);
         let text = std::fs::read_to_string(&path)
@@ -104,15 +118,21 @@ impl DistWorkspace {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        for (i, t) in self.dist.targets.iter().enumerate() {
-            if TargetInfo::lookup(t).is_none() {
-                bail!(
-                    "dist.targets[{i}]: unsupported target `{t}`; supported: {}",
-                    TargetInfo::all()
-                        .map(|t| t.triple)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
+        let lists = [
+            ("dist.targets", &self.dist.targets),
+            ("ferry.extra-targets", &self.ferry.extra_targets),
+        ];
+        for (key, list) in lists {
+            for (i, t) in list.iter().enumerate() {
+                if TargetInfo::lookup(t).is_none() {
+                    bail!(
+                        "{key}[{i}]: unsupported target `{t}`; supported: {}",
+                        TargetInfo::all()
+                            .map(|t| t.triple)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
             }
         }
         if self.ferry.variants.is_empty() {
@@ -140,5 +160,87 @@ impl DistWorkspace {
             bail!("ferry.unix-archives and ferry.windows-archives each need at least one format");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo_file() -> String {
+        std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(FILE_NAME),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_repository_file_parses() {
+        let ws = DistWorkspace::parse(&repo_file()).unwrap();
+        assert!(ws.targets().contains(&"x86_64-unknown-freebsd".to_owned()));
+        assert_eq!(ws.ferry.variants.len(), 2);
+    }
+
+    #[test]
+    fn unknown_key_in_ferry_table_is_named() {
+        let text = repo_file().replace("binary = \"ferry\"", "binary = \"ferry\"\nbinnary = \"x\"");
+        let err = format!("{:#}", DistWorkspace::parse(&text).unwrap_err());
+        assert!(err.contains("unknown field `binnary`"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_in_a_variant_is_named() {
+        let text = repo_file().replace(
+            "[ferry.variants.minimal]",
+            "[ferry.variants.minimal]\nfeature = []",
+        );
+        let err = format!("{:#}", DistWorkspace::parse(&text).unwrap_err());
+        assert!(
+            err.contains("unknown field `feature`") && err.contains("line"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn invalid_archive_format_is_named() {
+        let text = repo_file().replace(
+            r#"unix-archives = ["tar.gz", "tar.xz"]"#,
+            r#"unix-archives = ["tar.bz2"]"#,
+        );
+        let err = format!("{:#}", DistWorkspace::parse(&text).unwrap_err());
+        assert!(
+            err.contains("tar.bz2") && err.contains("unix-archives"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unsupported_target_is_named_with_its_key() {
+        let text = repo_file().replace(
+            r#"extra-targets = ["x86_64-unknown-freebsd"]"#,
+            r#"extra-targets = ["sparc-sun-solaris"]"#,
+        );
+        let err = format!("{:#}", DistWorkspace::parse(&text).unwrap_err());
+        assert!(
+            err.contains("ferry.extra-targets[0]: unsupported target `sparc-sun-solaris`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_in_cargo_dist_table_are_cargo_dists_business() {
+        let text = repo_file().replacen(
+            "
+[dist]
+",
+            "
+[dist]
+some-future-cargo-dist-key = true
+",
+            1,
+        );
+        DistWorkspace::parse(&text).unwrap();
     }
 }

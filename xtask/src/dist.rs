@@ -88,7 +88,7 @@ pub fn run(args: &DistArgs) -> anyhow::Result<()> {
     let ws = DistWorkspace::load(&root)?;
     let version = workspace_version(&root)?;
     let git = GitInfo::discover(&root)?;
-    let targets = select_targets(&args.targets, &ws.dist.targets)?;
+    let targets = select_targets(&args.targets, &ws.targets())?;
     let variants = select_variants(
         &args.variants,
         &ws.ferry.variants.keys().cloned().collect::<Vec<_>>(),
@@ -262,7 +262,7 @@ fn select_targets(
     for n in names {
         if !configured.contains(&n) {
             bail!(
-                "target `{n}` is not in dist.targets of dist-workspace.toml; configured: {}",
+                "target `{n}` is not in dist.targets or ferry.extra-targets of dist-workspace.toml; configured: {}",
                 configured.join(", ")
             );
         }

@@ -5,7 +5,8 @@
 //! `rust-src`, or Debian's `rustc-web` + `rust-web-src`) — then the linker (native, a cross gcc,
 //! or zig through cargo-zigbuild). A target with no way to build is skipped with the reason.
 
-use std::path::{Path, PathBuf};
+use std::ffi::OsString;
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -128,12 +129,11 @@ fn rustup_has(name: &str) -> bool {
 }
 
 /// The command that runs cargo for this toolchain, with the program and leading arguments.
-pub fn cargo_command(toolchain: &Toolchain) -> (PathBuf, Vec<String>, Vec<(String, String)>) {
+/// A program name, not a `Path`: duct runs a `Path` as given but looks a string up in PATH.
+pub fn cargo_command(toolchain: &Toolchain) -> (OsString, Vec<String>, Vec<(String, String)>) {
     match toolchain {
         Toolchain::Current => (
-            std::env::var_os("CARGO")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| "cargo".into()),
+            std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
             vec![],
             vec![],
         ),

@@ -157,7 +157,7 @@ pub fn cargo_build(
     let out = cmd
         .unchecked()
         .run()
-        .with_context(|| format!("running {}", program.display()))?;
+        .with_context(|| format!("running {}", program.to_string_lossy()))?;
     if !out.status.success() {
         bail!("cargo failed ({}); its output is above", out.status);
     }

@@ -1,1 +1,11 @@
-fn main() {}
+//! xtask's integration tests: one binary, one module per feature.
+//!
+//! New tests go in the module of the command they exercise; helpers (running xtask, test keys,
+//! the shared host dist, tool checks that skip locally and fail in CI) live in `support.rs`.
+//! Tests that build ferry share one build through `support::host_dist()`.
+
+mod cross;
+mod dist_host;
+mod interop;
+mod plan;
+mod support;
