@@ -165,19 +165,46 @@ async fn run_command(
         };
         cmd.env(format!("FERRY_VAR_{}", name.to_ascii_uppercase()), text);
     }
-    let out = cmd
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .output()
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| ProviderError::Spawn {
+            which,
+            command: command.to_owned(),
+            source,
+        })?;
+    // Pass stderr through as it comes (an OpenTofu apply talks for minutes), keeping the
+    // tail for the error message.
+    let stderr = child
+        .stderr
+        .take()
+        .expect("stderr was requested as piped; this is a bug");
+    let tee = tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(stderr).lines();
+        let mut tail = std::collections::VecDeque::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            eprintln!("  | {line}");
+            if tail.len() == 20 {
+                tail.pop_front();
+            }
+            tail.push_back(line);
+        }
+        Vec::from(tail).join("\n")
+    });
+    let out = child
+        .wait_with_output()
         .await
         .map_err(|source| ProviderError::Spawn {
             which,
             command: command.to_owned(),
             source,
         })?;
+    let stderr = tee.await.unwrap_or_default();
     if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
         let status = match out.status.code() {
             Some(c) => format!("exit status {c}"),
             None => "killed by a signal".to_owned(),

@@ -46,8 +46,20 @@ impl Locator {
 
     /// The span of the value at `path`, or of the closest enclosing item that has one.
     pub fn span_of(&self, path: &[Seg]) -> Option<Range<usize>> {
-        let doc = self.doc.as_ref()?;
+        self.spans(path).0
+    }
+
+    /// The span of the key that names the last step of `path`, when it exists as written.
+    pub fn key_span_of(&self, path: &[Seg]) -> Option<Range<usize>> {
+        self.spans(path).1
+    }
+
+    fn spans(&self, path: &[Seg]) -> (Option<Range<usize>>, Option<Range<usize>>) {
+        let Some(doc) = self.doc.as_ref() else {
+            return (None, None);
+        };
         let mut best = None;
+        let mut last_key = None;
         let mut item: Node = Node::Item(doc.as_item());
         for seg in path {
             let (next, key_span) = match (item, seg) {
@@ -74,8 +86,10 @@ impl Locator {
                 }
                 _ => (None, None),
             };
+            last_key = None;
             if key_span.is_some() {
-                best = key_span;
+                best = key_span.clone();
+                last_key = key_span;
             }
             match next {
                 Some(n) => {
@@ -84,10 +98,10 @@ impl Locator {
                     }
                     item = n;
                 }
-                None => break,
+                None => return (best, None),
             }
         }
-        best
+        (best, last_key)
     }
 
     /// The path of the deepest key whose key or value contains `offset`.

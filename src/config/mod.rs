@@ -61,23 +61,23 @@ pub fn parse(path: &Path, source: &str) -> Result<EnvironmentFile, ConfigError> 
     if problems.is_empty() {
         return Ok(file);
     }
-    Err(ConfigError::Invalid(
-        problems
-            .into_iter()
-            .map(|p| {
-                let span = locator.span_of(&p.path);
-                let d = Diagnostic::new(
-                    path.to_owned(),
-                    source,
-                    span,
-                    render_path(&p.path),
-                    p.message,
-                );
-                match p.help {
-                    Some(h) => d.with_help(h),
-                    None => d,
-                }
-            })
-            .collect(),
-    ))
+    let mut diagnostics: Vec<Diagnostic> = problems
+        .into_iter()
+        .map(|p| {
+            let span = locator.span_of(&p.path);
+            let d = Diagnostic::new(
+                path.to_owned(),
+                source,
+                span,
+                render_path(&p.path),
+                p.message,
+            );
+            match p.help {
+                Some(h) => d.with_help(h),
+                None => d,
+            }
+        })
+        .collect();
+    diagnostics.sort_by_key(|d| (d.line, d.column));
+    Err(ConfigError::Invalid(diagnostics))
 }

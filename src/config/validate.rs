@@ -44,10 +44,13 @@ pub fn from_serde(
     err: &toml::de::Error,
 ) -> Diagnostic {
     let message = err.message().trim().to_owned();
-    let span = err.span();
-    let field = span
+    // A span covering the whole document (a missing top-level field) locates nothing.
+    let mut span = err
+        .span()
+        .filter(|s| !(s.start == 0 && s.end >= source.trim_end().len()));
+    let mut field_path = span
         .clone()
-        .map(|s| render(&locator.path_at(s.start)))
+        .map(|s| locator.path_at(s.start))
         .unwrap_or_default();
     let mut help = None;
     // serde words these as "unknown field `x`, expected one of `a`, `b`" (or "expected `a`"),
@@ -61,6 +64,15 @@ pub fn from_serde(
                     None if candidates.is_empty() => "remove it".to_owned(),
                     None => format!("expected one of: {}", candidates.join(", ")),
                 });
+                // Inside tagged tables serde points at the whole table; point at the key itself.
+                if what == "unknown field" && !field_path.ends_with(&[key(word)]) {
+                    let mut inner = field_path.clone();
+                    inner.push(key(word));
+                    if let Some(s) = locator.key_span_of(&inner) {
+                        span = Some(s);
+                        field_path = inner;
+                    }
+                }
             }
         }
     }
@@ -68,14 +80,15 @@ pub fn from_serde(
         .strip_prefix("missing field `")
         .and_then(|r| r.split('`').next())
     {
-        help = Some(format!(
-            "add `{missing} = ...` here (see docs/environment.md)"
-        ));
+        help = Some(match missing {
+            "provider" => "add a `[provider]` table, e.g. `[provider]` then `type = \"local\"` (see docs/environment.md)".to_owned(),
+            _ => format!("add `{missing} = ...` here (see docs/environment.md)"),
+        });
     }
     if message.starts_with("invalid type") {
         help = Some("check the value's type: strings are quoted, lists use [ ]".to_owned());
     }
-    let d = Diagnostic::new(path.to_owned(), source, span, field, message);
+    let d = Diagnostic::new(path.to_owned(), source, span, render(&field_path), message);
     match help {
         Some(h) => d.with_help(h),
         None => d,

@@ -134,7 +134,15 @@ pub struct Store {
 /// Holds an environment's lock until dropped.
 #[derive(Debug)]
 pub struct EnvLock {
-    _file: File,
+    file: File,
+}
+
+impl Drop for EnvLock {
+    fn drop(&mut self) {
+        // Forget the holder before the lock is released (when the file closes), so nobody
+        // reads a stale "locked by" line.
+        let _ = self.file.set_len(0);
+    }
 }
 
 impl Store {
@@ -214,7 +222,7 @@ impl Store {
             )
             .as_bytes(),
         );
-        Ok(EnvLock { _file: file })
+        Ok(EnvLock { file })
     }
 
     pub fn exists(&self, name: &str) -> bool {
