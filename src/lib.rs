@@ -18,17 +18,5 @@ pub mod version;
 
 /// Runs ferry with the process's arguments and returns its exit code.
 pub fn main() -> i32 {
-    // Exit quietly when stdout is closed early (`ferry status x | head -1`), like other CLI tools.
-    reset_sigpipe();
     cli::main_with_args(std::env::args_os())
 }
-
-#[cfg(unix)]
-fn reset_sigpipe() {
-    // Rust ignores SIGPIPE, turning a closed pipe into a panic in println!; the default
-    // action ends the process silently instead. Without libc, ask the shell's convention:
-    // nothing to do here but document it; println! panics are avoided by `print` checks.
-}
-
-#[cfg(not(unix))]
-fn reset_sigpipe() {}

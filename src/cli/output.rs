@@ -36,20 +36,20 @@ impl Output {
 
     /// The command's result: `value` as JSON with --json, else `text` (when not empty).
     pub fn result<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) {
-        if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(value)
-                    .expect("results always serialise; this is a bug")
-            );
+        let mut text = if self.json {
+            serde_json::to_string_pretty(value).expect("results always serialise; this is a bug")
         } else {
-            let text = text();
-            if !text.is_empty() {
-                print!("{text}");
-                if !text.ends_with('\n') {
-                    println!();
-                }
-            }
+            text()
+        };
+        if text.is_empty() {
+            return;
         }
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        // A closed pipe (`ferry list | head -1`) is no reason to panic: the reader has
+        // what it wanted.
+        use std::io::Write;
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
     }
 }

@@ -76,7 +76,7 @@ _cas() { _cur=$(_probe "$2"); [ "$_cur" = "$3" ] || { printf 'R %s conflict %s\n
     );
     let mut payload = tar::Builder::new(Vec::new());
     for (i, action) in actions.iter().enumerate() {
-        s.push_str(&format!("if [ $_failed = 0 ]; then\n"));
+        s.push_str("if [ $_failed = 0 ]; then\n");
         match action {
             Action::WriteFile {
                 path,
@@ -156,7 +156,10 @@ fn temp_name(path: &str) -> String {
 }
 
 /// Per-action outcomes and command output, in action order.
-pub fn parse(output: &[u8], count: usize) -> Result<Vec<(Outcome, Option<Vec<u8>>)>, String> {
+/// One action's outcome and, for commands, what it printed.
+pub type ActionResult = (Outcome, Option<Vec<u8>>);
+
+pub fn parse(output: &[u8], count: usize) -> Result<Vec<ActionResult>, String> {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; count];
     let mut outputs: Vec<Option<Vec<u8>>> = vec![None; count];
     let mut rest = output;

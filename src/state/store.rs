@@ -92,6 +92,9 @@ pub struct Record {
     pub hosts: Vec<Host>,
 }
 
+/// An environment's name and its record, or why the record cannot be read.
+pub type Listed = (String, Result<Record, StateError>);
+
 /// One line of history.jsonl.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct HistoryEntry {
@@ -290,7 +293,7 @@ impl Store {
     }
 
     /// Every environment (directories holding a state file), sorted by name.
-    pub fn list(&self) -> Result<Vec<(String, Result<Record, StateError>)>, StateError> {
+    pub fn list(&self) -> Result<Vec<Listed>, StateError> {
         let entries = match fs::read_dir(&self.root) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
