@@ -103,6 +103,15 @@ pub enum Command {
     /// Example: ferry run staging
     Run(StepArgs),
 
+    /// Bring an environment all the way up: create it if needed, then provision, configure,
+    /// release and run whatever is still to do, and finish with its tests.
+    ///
+    /// Without --config on a new environment, the built-in local example is used, so
+    /// `ferry up demo` works on a fresh machine.
+    ///
+    /// Example: ferry up demo
+    Up(UpArgs),
+
     /// Show an environment's state, hosts, roles and recent history.
     ///
     /// Example: ferry status staging --json
@@ -162,13 +171,24 @@ pub struct CreateArgs {
     /// The environment's name (lower-case letters, digits, `-`, `_`, `.`).
     pub env: String,
 
-    /// The environment file (TOML); see docs/environment.md.
+    /// The environment file (TOML); see docs/environment.md. Without it, the built-in
+    /// example (examples/local.toml: a small site under /tmp on this machine) is used.
     #[arg(short, long, value_name = "FILE")]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
 
     /// Replace the stored environment file of an existing environment, keeping its state.
     #[arg(long)]
     pub update: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The environment's name.
+    pub env: String,
+
+    /// The environment file, used when the environment does not exist yet.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

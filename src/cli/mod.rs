@@ -70,6 +70,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             Command::Release(a) => commands::step::run(&s, Step::Release, &a).await,
             Command::Run(a) => commands::step::run(&s, Step::Run, &a).await,
             Command::Destroy(a) => commands::step::run(&s, Step::Destroy, &a).await,
+            Command::Up(a) => commands::up::run(&s, &a).await,
             Command::Status(a) => commands::status::status(&s, &a),
             Command::Test(a) => commands::test::run(&s, &a).await,
             Command::Plan(a) => commands::plan::run(&s, &a).await,

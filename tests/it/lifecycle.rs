@@ -307,3 +307,44 @@ fn a_second_apply_reports_zero_changes_and_writes_nothing() {
         (after.ino(), after.mtime_nsec(), after.ctime_nsec())
     );
 }
+
+#[test]
+fn up_takes_the_built_in_example_from_nothing_to_running_and_tested() {
+    // This is the README's quick start: `ferry up demo` on a fresh machine.
+    let sb = Sandbox::new();
+    let r = sb.ferry(&["up", "quickstart"]).ok();
+    assert!(
+        r.stderr.contains("using the built-in example"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.contains("2 of 2 checks passed"), "{}", r.stdout);
+    assert!(
+        !r.stdout.contains("next:"),
+        "up runs the next steps itself: {}",
+        r.stdout
+    );
+    assert_eq!(sb.state("quickstart")["state"], "running");
+    let commands: Vec<String> = sb
+        .history("quickstart")
+        .iter()
+        .map(|h| h["command"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        commands,
+        ["create", "provision", "configure", "release", "run", "test"]
+    );
+    // A second `up` converges again without provisioning: nothing changes.
+    let again = sb.ferry(&["up", "quickstart", "--json", "-q"]).ok();
+    assert!(
+        again.stdout.contains("\"passed\": true"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(sb.history("quickstart").len(), 10);
+    sb.ferry(&["destroy", "quickstart"]).ok();
+    assert!(
+        !std::path::Path::new("/tmp/ferry-demo").exists(),
+        "the example's destroy command cleaned up"
+    );
+}

@@ -9,13 +9,35 @@ use crate::config;
 use crate::state::store::{now, HistoryEntry, SCHEMA_VERSION};
 use crate::state::{Phase, Record, State, Step};
 
+/// The environment `create` uses without --config: the quick start's local example.
+pub const BUILTIN_EXAMPLE: &str = include_str!("../../../examples/local.toml");
+const BUILTIN_NAME: &str = "(built-in) examples/local.toml";
+
 pub fn run(s: &Session, args: &CreateArgs) -> Result<(), CliError> {
     crate::state::store::check_name(&args.env)?;
     // Validate before taking the lock or touching the store: a bad file changes nothing.
-    let file = config::load(&args.config)?;
-    let source = std::fs::read_to_string(&args.config)
-        .map_err(|e| CliError::new(format!("cannot read {}: {e}", args.config.display())))?;
-    let config_file = std::path::absolute(&args.config).unwrap_or_else(|_| args.config.clone());
+    let (source, config_file) = match &args.config {
+        Some(path) => {
+            let source =
+                std::fs::read_to_string(path).map_err(|source| config::ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+            (
+                source,
+                std::path::absolute(path).unwrap_or_else(|_| path.clone()),
+            )
+        }
+        None => {
+            s.out
+                .progress("no --config given: using the built-in example (examples/local.toml)");
+            (
+                BUILTIN_EXAMPLE.to_owned(),
+                std::path::PathBuf::from(BUILTIN_NAME),
+            )
+        }
+    };
+    let file = config::parse(&config_file, &source)?;
 
     let _lock = s.lock(&args.env, Step::Create)?;
     let started = std::time::Instant::now();
@@ -40,7 +62,7 @@ pub fn run(s: &Session, args: &CreateArgs) -> Result<(), CliError> {
                 .help(format!(
                     "to change its environment file run `ferry create {0} --config {1} --update`; to start over run `ferry destroy {0}` first",
                     args.env,
-                    args.config.display()
+                    config_arg(args)
                 ))
                 .code(EXIT_USAGE));
         }
@@ -89,10 +111,16 @@ pub fn run(s: &Session, args: &CreateArgs) -> Result<(), CliError> {
     let verb = if args.update { "updated" } else { "created" };
     s.out.result(&json!({"environment": args.env, "state": record.state.name(), "provider": record.provider, "action": verb}), || {
         let next = match record.state.phase() {
-            Phase::Created => format!("\nnext: ferry provision {}", args.env),
+            Phase::Created if !s.chained.get() => format!("\nnext: ferry provision {}", args.env),
             _ => String::new(),
         };
         format!("{verb} environment `{}` ({} provider, state: {}){next}", args.env, record.provider, record.state.name())
     });
     Ok(())
+}
+
+fn config_arg(args: &CreateArgs) -> String {
+    args.config
+        .as_ref()
+        .map_or_else(|| "<file.toml>".to_owned(), |p| p.display().to_string())
 }

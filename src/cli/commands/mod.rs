@@ -9,6 +9,7 @@ pub mod plan;
 pub mod status;
 pub mod step;
 pub mod test;
+pub mod up;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,6 +26,8 @@ pub struct Session {
     pub store: Store,
     pub out: Output,
     pub lock_timeout: Duration,
+    /// Set by `ferry up`, which runs the next step itself: no "next: ..." hints then.
+    pub chained: std::cell::Cell<bool>,
 }
 
 impl Session {
@@ -33,6 +36,7 @@ impl Session {
             store: Store::new(&g.state_dir),
             out: Output::new(g),
             lock_timeout: Duration::from_secs(g.lock_timeout),
+            chained: std::cell::Cell::new(false),
         }
     }
 
@@ -67,10 +71,13 @@ pub fn run_context(env: &str, file: &EnvironmentFile) -> RunContext {
     }
 }
 
+/// Where provider commands run: the environment file's directory (the current one for
+/// the built-in example, or when that directory is gone).
 pub fn config_dir(record: &Record) -> PathBuf {
     record
         .config_file
         .parent()
+        .filter(|d| d.is_dir())
         .map(Path::to_owned)
         .unwrap_or_else(|| PathBuf::from("."))
 }

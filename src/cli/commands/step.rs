@@ -175,7 +175,7 @@ pub async fn run(s: &Session, step: Step, args: &StepArgs) -> Result<(), CliErro
                     ));
                 }
                 text.push_str(&format!("environment `{}` is {}", args.env, result.state));
-                if let Some(next) = next_step(step) {
+                if let Some(next) = next_step(step).filter(|_| !s.chained.get()) {
                     text.push_str(&format!("\nnext: ferry {} {}", next.name(), args.env));
                 }
             }
