@@ -29,6 +29,42 @@ pub struct Host {
     /// Facts from the last explore (os, arch, hostname, ...), when known.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub facts: BTreeMap<String, String>,
+    /// What the last configure/release/run did on this host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<LastRun>,
+}
+
+/// The cache of a host's last run, kept in the environment's state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LastRun {
+    pub step: String,
+    pub at: String,
+    pub changes: usize,
+    pub round_trips: u32,
+    pub ok: bool,
+    /// The changed resources, as `id: summary` (redacted like everything shown).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl LastRun {
+    pub fn of(step: &str, report: &crate::engine::HostReport) -> Self {
+        LastRun {
+            step: step.to_owned(),
+            at: crate::state::store::now(),
+            changes: report.changes.len(),
+            round_trips: report.round_trips,
+            ok: report.succeeded(),
+            changed: report
+                .changes
+                .iter()
+                .map(|c| format!("{}: {}", c.change.resource, c.change.summary))
+                .collect(),
+            error: report.error.clone(),
+        }
+    }
 }
 
 impl Host {
@@ -44,6 +80,7 @@ impl Host {
             roles: Vec::new(),
             vars: BTreeMap::new(),
             facts: BTreeMap::new(),
+            last_run: None,
         }
     }
 
@@ -59,6 +96,7 @@ impl Host {
             roles: spec.roles.clone(),
             vars: spec.vars.clone(),
             facts: BTreeMap::new(),
+            last_run: None,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod inventory;
+pub mod plan;
 pub mod provider;
 pub mod resource;
 pub mod state;

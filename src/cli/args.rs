@@ -58,6 +58,11 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// Trust SSH hosts whose key is not in known_hosts yet, and record their key there
+    /// (trust on first use). Without it an unknown host is an error.
+    #[arg(long, global = true, env = "FERRY_ACCEPT_NEW_HOST_KEYS")]
+    pub accept_new_host_keys: bool,
+
     /// Seconds to wait for another ferry command working on the same environment.
     #[arg(
         long,
@@ -199,6 +204,29 @@ pub struct StepArgs {
     /// Show what would happen, change nothing.
     #[arg(long, short = 'n')]
     pub dry_run: bool,
+
+    #[command(flatten)]
+    pub rollout: RolloutArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct RolloutArgs {
+    /// Work on at most N hosts at once (default: all of a batch).
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
+    pub parallel: usize,
+
+    /// Stop starting hosts after the first host fails (default: every host runs).
+    #[arg(long)]
+    pub fail_fast: bool,
+
+    /// Apply to a first batch of N hosts (or P%), run the environment's checks on it, and
+    /// continue to the rest only if they pass.
+    #[arg(long, value_name = "N|P%")]
+    pub canary: Option<crate::engine::rollout::Canary>,
+
+    /// After the canary, go on in batches of N hosts, checking each batch before the next.
+    #[arg(long, value_name = "N")]
+    pub batch: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +237,10 @@ pub struct PlanArgs {
     /// Plan one step's resources only (default: configure, release and run).
     #[arg(long, value_enum)]
     pub step: Option<PlanStep>,
+
+    /// Explore at most N hosts at once (default: all).
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
+    pub parallel: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

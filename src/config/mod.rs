@@ -4,6 +4,7 @@
 mod diagnostic;
 mod locate;
 mod model;
+mod resources;
 mod validate;
 
 use std::path::{Path, PathBuf};

@@ -34,6 +34,12 @@ pub struct EnvironmentFile {
     /// Checks run by `ferry test`.
     #[serde(default)]
     pub test: Vec<CheckSpec>,
+    /// Handlers resources can `notify`, by name.
+    #[serde(default)]
+    pub handlers: BTreeMap<String, HandlerSpec>,
+    /// Secret variables: available like `vars`, never shown.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretSpec>,
 }
 
 /// Where the hosts come from and how they go away.
@@ -122,71 +128,88 @@ pub struct RoleSpec {
     pub patterns: Vec<String>,
 }
 
-/// A declared resource. `roles` scopes it to hosts in any of those roles (all hosts when empty).
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-pub enum ResourceSpec {
-    File(FileSpec),
-    Directory(DirectorySpec),
-    Command(CommandSpec),
-}
+pub use super::resources::*;
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct FileSpec {
-    pub path: String,
-    pub content: String,
-    /// Octal mode such as "0644"; a new file gets 0644, an existing one keeps its mode.
-    #[serde(default)]
-    pub mode: Option<String>,
-    #[serde(default)]
-    pub roles: Vec<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct DirectorySpec {
-    pub path: String,
-    /// Octal mode such as "0755"; a new directory gets 0755.
-    #[serde(default)]
-    pub mode: Option<String>,
-    #[serde(default)]
-    pub roles: Vec<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct CommandSpec {
-    /// A short name for plans and results; defaults to the command itself.
-    #[serde(default)]
-    pub name: Option<String>,
-    pub command: String,
-    /// Skip when this path exists on the host.
-    #[serde(default)]
-    pub creates: Option<String>,
-    /// Skip when this command exits 0 on the host.
-    #[serde(default)]
-    pub unless: Option<String>,
-    #[serde(default)]
-    pub roles: Vec<String>,
-}
-
-/// A check run by `ferry test`: passes when the command exits 0 on every host in scope.
+/// A check run by `ferry test` (and by canary rollouts) on every host in scope.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CheckSpec {
     pub name: String,
-    pub command: String,
+    /// `command` (default), `http` or `tcp`.
+    #[serde(default, rename = "type")]
+    pub kind: CheckKind,
+    /// `command`: passes when it exits 0 (and prints `contains`, if given).
+    #[serde(default)]
+    pub command: Option<String>,
+    /// `http`: the URL to GET; `{host}` and `{address}` are replaced by the host's name and address.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// `http`: the expected status code (default 200).
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// `http` and `command`: text the body or output must contain.
+    #[serde(default)]
+    pub contains: Option<String>,
+    /// `tcp`: the port that must accept connections.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Where the check runs: `host` (default for `command`) or `controller` (default for `http`/`tcp`).
+    #[serde(default)]
+    pub from: Option<CheckFrom>,
+    /// Seconds before the check counts as failed (default 10).
+    #[serde(default)]
+    pub timeout: Option<u64>,
     #[serde(default)]
     pub roles: Vec<String>,
 }
 
-impl ResourceSpec {
-    pub fn roles(&self) -> &[String] {
-        match self {
-            ResourceSpec::File(s) => &s.roles,
-            ResourceSpec::Directory(s) => &s.roles,
-            ResourceSpec::Command(s) => &s.roles,
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckKind {
+    #[default]
+    Command,
+    Http,
+    Tcp,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckFrom {
+    Host,
+    Controller,
+}
+
+impl CheckSpec {
+    pub fn runs_on_host(&self) -> bool {
+        match self.from {
+            Some(from) => from == CheckFrom::Host,
+            None => self.kind == CheckKind::Command,
         }
     }
+}
+
+/// A handler: runs once per host after the step's resources, only when a resource that
+/// `notify`s it changed.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HandlerSpec {
+    /// A command to run.
+    #[serde(default)]
+    pub command: Option<String>,
+    /// A service to restart (systemd or FreeBSD rc, chosen from the host's facts).
+    #[serde(default)]
+    pub service: Option<String>,
+}
+
+/// Where a secret's value comes from. Values never appear in the environment file,
+/// and are redacted from plans, diffs, output, errors and the stored state.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSpec {
+    /// Read from this environment variable of the ferry process.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// Read from this file (relative to the environment file); one trailing newline is dropped.
+    #[serde(default)]
+    pub file: Option<String>,
 }

@@ -110,6 +110,12 @@ pub fn check(file: &EnvironmentFile) -> Vec<Problem> {
         };
         check_resources(section, list, &known_roles, file, &mut out);
     }
+    check_checks(file, &known_roles, &mut out);
+    check_handlers_and_secrets(file, &mut out);
+    out
+}
+
+fn check_checks(file: &EnvironmentFile, known_roles: &BTreeSet<String>, out: &mut Vec<Problem>) {
     let mut check_names = BTreeSet::new();
     for (i, c) in file.test.iter().enumerate() {
         let at = |k: &str| vec![key("test"), Seg::Index(i), key(k)];
@@ -120,16 +126,80 @@ pub fn check(file: &EnvironmentFile) -> Vec<Problem> {
                 "give each check its own name",
             ));
         }
-        if c.command.trim().is_empty() {
+        let (needed, wrong): (&str, &[&str]) = match c.kind {
+            CheckKind::Command => ("command", &["url", "status", "port"]),
+            CheckKind::Http => ("url", &["command", "port"]),
+            CheckKind::Tcp => ("port", &["command", "url", "status", "contains"]),
+        };
+        let present = match c.kind {
+            CheckKind::Command => c.command.as_deref().is_some_and(|x| !x.trim().is_empty()),
+            CheckKind::Http => c
+                .url
+                .as_deref()
+                .is_some_and(|x| x.starts_with("http://") || x.starts_with("https://")),
+            CheckKind::Tcp => c.port.is_some_and(|p| p != 0),
+        };
+        if !present {
+            let what = match c.kind {
+                CheckKind::Command => "a `command` check needs a non-empty `command`",
+                CheckKind::Http => {
+                    "an `http` check needs a `url` starting with http:// or https://"
+                }
+                CheckKind::Tcp => "a `tcp` check needs a `port`",
+            };
             out.push(problem(
-                at("command"),
-                "the command is empty",
-                "write the shell command that must exit 0",
+                at(needed),
+                what,
+                format!("add `{needed} = ...` to this check"),
             ));
         }
-        check_role_refs(&c.roles, at("roles"), &known_roles, file, &mut out);
+        for field in wrong {
+            let set = match *field {
+                "command" => c.command.is_some(),
+                "url" => c.url.is_some(),
+                "status" => c.status.is_some(),
+                "port" => c.port.is_some(),
+                _ => c.contains.is_some(),
+            };
+            if set {
+                out.push(problem(
+                    at(field),
+                    format!(
+                        "`{field}` does not apply to `{}` checks",
+                        format!("{:?}", c.kind).to_lowercase()
+                    ),
+                    format!("remove `{field}`, or change `type`"),
+                ));
+            }
+        }
+        check_role_refs(&c.roles, at("roles"), known_roles, file, out);
     }
-    out
+}
+
+fn check_handlers_and_secrets(file: &EnvironmentFile, out: &mut Vec<Problem>) {
+    for (name, h) in &file.handlers {
+        if h.command.is_some() == h.service.is_some() {
+            out.push(problem(vec![key("handlers"), key(name)], "a handler needs exactly one of `command` and `service`", "write `command = \"...\"` to run a command, or `service = \"name\"` to restart a service"));
+        }
+    }
+    for (name, sec) in &file.secrets {
+        if sec.env.is_some() == sec.file.is_some() {
+            out.push(problem(vec![key("secrets"), key(name)], "a secret needs exactly one of `env` and `file`", "write `env = \"VARIABLE\"` or `file = \"path/to/secret\"`; values never go in the environment file"));
+        }
+        if file.vars.contains_key(name) {
+            out.push(problem(
+                vec![key("secrets"), key(name)],
+                format!("`{name}` is both a variable and a secret"),
+                "rename one of them",
+            ));
+        }
+    }
+    let names = file
+        .secrets
+        .keys()
+        .map(|k| (k.clone(), toml::Value::Boolean(true)))
+        .collect();
+    check_vars(&names, vec![key("secrets")], out);
 }
 
 fn check_provider(file: &EnvironmentFile, out: &mut Vec<Problem>) {
@@ -292,68 +362,193 @@ fn check_resources(
     out: &mut Vec<Problem>,
 ) {
     // The first declaration of each object, to name both places when two disagree.
-    let mut seen: BTreeMap<(&str, &str), (usize, &ResourceSpec)> = BTreeMap::new();
+    let mut seen: BTreeMap<String, (usize, &ResourceSpec)> = BTreeMap::new();
     for (i, r) in list.iter().enumerate() {
         let at = |k: &str| vec![key(section), Seg::Index(i), key(k)];
-        check_role_refs(r.roles(), at("roles"), known, file, out);
-        let (kind, path, mode) = match r {
-            ResourceSpec::File(f) => ("file", &f.path, &f.mode),
-            ResourceSpec::Directory(d) => ("directory", &d.path, &d.mode),
-            ResourceSpec::Command(c) => {
-                if c.command.trim().is_empty() {
-                    out.push(problem(
-                        at("command"),
-                        "the command is empty",
-                        "write the shell command to run",
-                    ));
-                }
-                if let Some(p) = &c.creates {
-                    if !p.starts_with('/') {
-                        out.push(problem(
-                            at("creates"),
-                            format!("`{p}` is not an absolute path"),
-                            "write the full path, starting with `/`",
-                        ));
+        let common = r.common();
+        check_role_refs(common.roles, at("roles"), known, file, out);
+        for (j, h) in common.notify.iter().enumerate() {
+            if !file.handlers.contains_key(h) {
+                let mut path = at("notify");
+                path.push(Seg::Index(j));
+                let help = match did_you_mean(h, file.handlers.keys().map(String::as_str)) {
+                    Some(m) => format!("did you mean `{m}`?"),
+                    None => {
+                        format!("declare it as `[handlers.{h}]` with a `command` or a `service`")
                     }
-                }
-                continue;
-            }
-        };
-        if !path.starts_with('/') {
-            out.push(problem(
-                at("path"),
-                format!("`{path}` is not an absolute path"),
-                "write the full path on the host, starting with `/`",
-            ));
-        } else if path.trim_end_matches('/').is_empty() && kind == "file" {
-            out.push(problem(
-                at("path"),
-                "`/` cannot be a file",
-                "name a file path such as /etc/app.conf",
-            ));
-        }
-        if let Some(m) = mode {
-            if crate::resource::parse_mode(m).is_none() {
-                out.push(problem(
-                    at("mode"),
-                    format!("`{m}` is not an octal file mode"),
-                    "write it as a quoted octal number such as \"0644\" or \"0755\"",
-                ));
+                };
+                out.push(problem(path, format!("no handler is named `{h}`"), help));
             }
         }
-        let id = path.trim_end_matches('/');
-        match seen.get(&(kind, id)) {
+        check_resource(r, &at, out);
+        let id = r.id();
+        match seen.get(&id) {
             Some((first, earlier)) if *earlier != r => out.push(problem(
-                at("path"),
-                format!(
-                    "{kind} `{path}` is also declared as {section}[{first}] with other parameters"
-                ),
-                format!("keep one declaration of {kind} `{path}`, or make both identical"),
+                first_field(r, &at),
+                format!("`{id}` is also declared as {section}[{first}] with other parameters"),
+                format!("keep one declaration of `{id}`, or make both identical"),
             )),
             Some(_) => {}
             None => {
-                seen.insert((kind, id), (i, r));
+                seen.insert(id, (i, r));
             }
         }
+    }
+    match crate::plan::order(list) {
+        Ok(_) => {}
+        Err(crate::plan::PlanError::UnknownAfter {
+            index,
+            after,
+            reference,
+            known,
+        }) => {
+            let help = match did_you_mean(&reference, known.iter().map(String::as_str)) {
+                Some(m) => format!("did you mean `{m}`?"),
+                None => "name a resource of the same step by its id, such as \"package:nginx\" or \"file:/etc/app.conf\"".to_owned(),
+            };
+            out.push(problem(
+                vec![
+                    key(section),
+                    Seg::Index(index),
+                    key("after"),
+                    Seg::Index(after),
+                ],
+                format!("`after` names `{reference}`, which is not declared in `{section}`"),
+                help,
+            ));
+        }
+        Err(e @ crate::plan::PlanError::Cycle { index, .. }) => {
+            out.push(problem(
+                vec![key(section), Seg::Index(index), key("after")],
+                e.to_string(),
+                "remove one of these `after` entries",
+            ));
+        }
+    }
+}
+
+/// Where to point at a resource as a whole: its identifying field.
+fn first_field(r: &ResourceSpec, at: &dyn Fn(&str) -> Vec<Seg>) -> Vec<Seg> {
+    match r {
+        ResourceSpec::File(_)
+        | ResourceSpec::Directory(_)
+        | ResourceSpec::Symlink(_)
+        | ResourceSpec::Template(_) => at("path"),
+        ResourceSpec::Command(c) if c.name.is_some() => at("name"),
+        ResourceSpec::Command(_) => at("command"),
+        _ => at("name"),
+    }
+}
+
+fn check_path(path: &str, field: Vec<Seg>, out: &mut Vec<Problem>) {
+    if !path.starts_with('/') {
+        out.push(problem(
+            field,
+            format!("`{path}` is not an absolute path"),
+            "write the full path on the host, starting with `/`",
+        ));
+    } else if path.contains('\0') {
+        out.push(problem(field, "the path contains a NUL byte", "remove it"));
+    }
+}
+
+fn check_mode(mode: &Option<String>, field: Vec<Seg>, out: &mut Vec<Problem>) {
+    if let Some(m) = mode {
+        if crate::resource::parse_mode(m).is_none() {
+            out.push(problem(
+                field,
+                format!("`{m}` is not an octal file mode"),
+                "write it as a quoted octal number such as \"0644\" or \"0755\"",
+            ));
+        }
+    }
+}
+
+fn check_name(name: &str, what: &str, field: Vec<Seg>, out: &mut Vec<Problem>) {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | '@' | ':'));
+    if !ok {
+        out.push(problem(
+            field,
+            format!("`{name}` is not a valid {what} name"),
+            "use letters, digits and . - _ + @ :",
+        ));
+    }
+}
+
+fn check_resource(r: &ResourceSpec, at: &dyn Fn(&str) -> Vec<Seg>, out: &mut Vec<Problem>) {
+    match r {
+        ResourceSpec::File(f) => {
+            check_path(&f.path, at("path"), out);
+            if f.path.trim_end_matches('/').is_empty() || f.path.ends_with('/') {
+                out.push(problem(
+                    at("path"),
+                    format!("`{}` names a directory, not a file", f.path),
+                    "name a file path such as /etc/app.conf",
+                ));
+            }
+            if f.content.is_some() == f.source.is_some() {
+                out.push(problem(at("path"), "a file needs exactly one of `content` and `source`", "write `content = \"...\"`, or `source = \"files/app.conf\"` (relative to the environment file)"));
+            }
+            check_mode(&f.mode, at("mode"), out);
+        }
+        ResourceSpec::Template(t) => {
+            check_path(&t.path, at("path"), out);
+            if t.template.is_some() == t.source.is_some() {
+                out.push(problem(
+                    at("path"),
+                    "a template needs exactly one of `template` and `source`",
+                    "write `template = \"...\"`, or `source = \"templates/app.conf.j2\"`",
+                ));
+            }
+            if let Some(text) = &t.template {
+                if let Err(e) = crate::resource::template::syntax_check(text) {
+                    out.push(problem(
+                        at("template"),
+                        format!("the template does not parse: {e}"),
+                        "see minijinja's syntax: {{ var }}, {% if %}...{% endif %}",
+                    ));
+                }
+            }
+            check_mode(&t.mode, at("mode"), out);
+        }
+        ResourceSpec::Directory(d) => {
+            check_path(&d.path, at("path"), out);
+            check_mode(&d.mode, at("mode"), out);
+        }
+        ResourceSpec::Symlink(l) => {
+            check_path(&l.path, at("path"), out);
+            if l.target.is_empty() {
+                out.push(problem(
+                    at("target"),
+                    "the link target is empty",
+                    "write the path the link points to",
+                ));
+            }
+        }
+        ResourceSpec::Command(c) => {
+            if c.command.trim().is_empty() {
+                out.push(problem(
+                    at("command"),
+                    "the command is empty",
+                    "write the shell command to run",
+                ));
+            }
+            if let Some(p) = &c.creates {
+                if !p.starts_with('/') {
+                    out.push(problem(
+                        at("creates"),
+                        format!("`{p}` is not an absolute path"),
+                        "write the full path, starting with `/`",
+                    ));
+                }
+            }
+        }
+        ResourceSpec::Package(p) => check_name(&p.name, "package", at("name"), out),
+        ResourceSpec::Service(sv) => check_name(&sv.name, "service", at("name"), out),
+        ResourceSpec::User(u) => check_name(&u.name, "user", at("name"), out),
+        ResourceSpec::Group(g) => check_name(&g.name, "group", at("name"), out),
     }
 }

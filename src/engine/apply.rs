@@ -1,14 +1,16 @@
 //! Apply: one script per host that makes the planned changes, fed a tar stream with the
-//! new file contents on stdin (contents never travel inside the script).
+//! new file contents (and the secrets) on stdin — contents never travel inside the script.
 //!
 //! Before replacing anything the script probes the object again and compares with the
 //! state explored for the plan (a compare-and-swap on type, mode, owner and SHA-256);
 //! if someone changed it in between, the object is reported as a conflict, not overwritten.
-//! Writes go to a temporary file beside the target and are renamed into place.
+//! Writes go to a temporary file beside the target and are renamed into place. Handlers
+//! run last, once each, when a change that notifies them went through.
 //!
 //! ```text
 //! R <change> ok | unchanged | skipped | conflict <current state> | failed <reason>
 //! O <change> <len>\n<len bytes>\n    output of a command
+//! H <handler> ok | failed <reason>   followed by an O-style block `Q <handler> <len>`
 //! ```
 
 use super::script::{sh_quote, PRELUDE};
@@ -16,32 +18,52 @@ use super::script::{sh_quote, PRELUDE};
 /// One thing the apply script does; each change of the plan is one action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Replace (or create) a file with new content and mode.
+    /// Replace (or create) a file with new content, mode and (optionally) owner.
     WriteFile {
         path: String,
         content: Vec<u8>,
         mode: u32,
+        chown: Option<String>,
         expect: String,
-        keep_owner: Option<(u32, u32)>,
     },
     /// Create a directory (and missing parents).
     Mkdir {
         path: String,
         mode: u32,
+        chown: Option<String>,
         expect: String,
     },
-    /// Change the mode of an existing path.
-    Chmod {
+    /// Change the mode and/or owner of an existing path.
+    SetAttrs {
         path: String,
-        mode: u32,
+        mode: Option<u32>,
+        chown: Option<String>,
         expect: String,
     },
-    /// Run a command, unless its guards say it is no longer needed.
-    Run {
-        command: String,
-        creates: Option<String>,
-        unless: Option<String>,
+    /// Point a symbolic link at `target`, replacing what is at `path` (a link or nothing).
+    Symlink {
+        path: String,
+        target: String,
+        expect: String,
     },
+    /// Run a command, unless its guards say, at apply time, that it is no longer needed.
+    Run { command: String, guard: Guard },
+}
+
+/// Re-checked right before a command runs: the compare-and-swap of commands.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Guard {
+    pub creates: Option<String>,
+    pub unless: Option<String>,
+    pub only_if: Option<String>,
+}
+
+/// A handler to run after the changes when one of `notified_by` went through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandlerRun {
+    pub name: String,
+    pub command: String,
+    pub notified_by: Vec<usize>,
 }
 
 /// How one action went.
@@ -61,76 +83,43 @@ pub enum Outcome {
     },
 }
 
-/// The apply script and its stdin.
-pub fn build(exports: &str, actions: &[Action]) -> (String, Vec<u8>) {
+/// The apply script and its stdin. `secrets` are `export` lines, sent inside the payload.
+pub fn build(
+    exports: &str,
+    secrets: &str,
+    actions: &[Action],
+    handlers: &[HandlerRun],
+) -> (String, Vec<u8>) {
     let mut s = String::from(PRELUDE);
     s.push_str(exports);
     s.push_str(
         r#"_stage=$(mktemp -d "${TMPDIR:-/tmp}/ferry.XXXXXX") || { echo 'E cannot create a staging directory'; exit 90; }
 trap 'rm -rf "$_stage"' EXIT
 tar -xf - -C "$_stage" || { echo 'E cannot unpack the payload'; exit 91; }
+. "$_stage/secrets"
 _failed=0
 _fail() { printf 'R %s failed %s\n' "$1" "$2"; _failed=1; }
 _cas() { _cur=$(_probe "$2"); [ "$_cur" = "$3" ] || { printf 'R %s conflict %s\n' "$1" "$_cur"; _failed=1; return 1; }; }
 "#,
     );
     let mut payload = tar::Builder::new(Vec::new());
+    add_blob(&mut payload, "secrets", secrets.as_bytes());
     for (i, action) in actions.iter().enumerate() {
         s.push_str("if [ $_failed = 0 ]; then\n");
-        match action {
-            Action::WriteFile {
-                path,
-                content,
-                mode,
-                expect,
-                keep_owner,
-            } => {
-                add_blob(&mut payload, i, content);
-                let q = sh_quote(path);
-                let tmp = sh_quote(&temp_name(path));
-                let chown = match keep_owner {
-                    Some((u, g)) => {
-                        format!(" && {{ [ \"$(id -u)\" != 0 ] || chown {u}:{g} {tmp}; }}")
-                    }
-                    None => String::new(),
-                };
-                s.push_str(&format!(
-                    "if _cas {i} {q} {e}; then if cp \"$_stage/{i}\" {tmp} && chmod {mode:o} {tmp}{chown} && mv -f {tmp} {q}; then echo 'R {i} ok'; else rm -f {tmp}; _fail {i} 'cannot write the file'; fi; fi\n",
-                    e = sh_quote(expect)
-                ));
-            }
-            Action::Mkdir { path, mode, expect } => {
-                let q = sh_quote(path);
-                s.push_str(&format!(
-                    "if _cas {i} {q} {e}; then if mkdir -p {q} && chmod {mode:o} {q}; then echo 'R {i} ok'; else _fail {i} 'cannot create the directory'; fi; fi\n",
-                    e = sh_quote(expect)
-                ));
-            }
-            Action::Chmod { path, mode, expect } => {
-                let q = sh_quote(path);
-                s.push_str(&format!(
-                    "if _cas {i} {q} {e}; then if chmod {mode:o} {q}; then echo 'R {i} ok'; else _fail {i} 'cannot change the mode'; fi; fi\n",
-                    e = sh_quote(expect)
-                ));
-            }
-            Action::Run {
-                command,
-                creates,
-                unless,
-            } => {
-                let mut guard = String::from("false");
-                if let Some(p) = creates {
-                    guard = format!("[ -e {} ]", sh_quote(p));
-                }
-                if let Some(u) = unless {
-                    guard = format!("{guard} || ( {u}\n) </dev/null >/dev/null 2>&1");
-                }
-                s.push_str(&format!(
-                    "if {guard}; then echo 'R {i} unchanged'; else\n  if ( {command}\n  ) </dev/null >\"$_stage/out\" 2>&1; then echo 'R {i} ok'; else _fail {i} \"exit status $?\"; fi\n  _blob 'O {i}' \"$_stage/out\"\nfi\n"
-                ));
-            }
-        }
+        s.push_str(&action_script(i, action, &mut payload));
         s.push_str(&format!("else echo 'R {i} skipped'; fi\n"));
+    }
+    for (h, handler) in handlers.iter().enumerate() {
+        let fired = handler
+            .notified_by
+            .iter()
+            .map(|i| format!("[ \"${{_ok_{i}:-0}}\" = 1 ]"))
+            .collect::<Vec<_>>()
+            .join(" || ");
+        s.push_str(&format!(
+            "if {fired}; then\n  if ( {}\n  ) </dev/null >\"$_stage/out\" 2>&1; then echo 'H {h} ok'; else echo \"H {h} failed exit status $?\"; _failed=1; fi\n  _blob 'Q {h}' \"$_stage/out\"\nfi\n",
+            handler.command
+        ));
     }
     let payload = payload
         .into_inner()
@@ -138,14 +127,110 @@ _cas() { _cur=$(_probe "$2"); [ "$_cur" = "$3" ] || { printf 'R %s conflict %s\n
     (s, payload)
 }
 
-fn add_blob(builder: &mut tar::Builder<Vec<u8>>, index: usize, content: &[u8]) {
+fn action_script(i: usize, action: &Action, payload: &mut tar::Builder<Vec<u8>>) -> String {
+    // `_ok_N=1` marks a change that went through, for the handlers it notifies.
+    let ok = format!("echo 'R {i} ok'; _ok_{i}=1");
+    let chown_of = |chown: &Option<String>, target: &str| match chown {
+        Some(c) => format!(" && chown {} {target}", sh_quote(c)),
+        None => String::new(),
+    };
+    match action {
+        Action::WriteFile {
+            path,
+            content,
+            mode,
+            chown,
+            expect,
+        } => {
+            add_blob(payload, &i.to_string(), content);
+            let q = sh_quote(path);
+            let tmp = sh_quote(&temp_name(path));
+            format!(
+                "if _cas {i} {q} {e}; then if cp \"$_stage/{i}\" {tmp} && chmod {mode:o} {tmp}{chown} && mv -f {tmp} {q}; then {ok}; else rm -f {tmp}; _fail {i} 'cannot write the file'; fi; fi\n",
+                e = sh_quote(expect),
+                chown = chown_of(chown, &tmp),
+            )
+        }
+        Action::Mkdir {
+            path,
+            mode,
+            chown,
+            expect,
+        } => {
+            let q = sh_quote(path);
+            format!(
+                "if _cas {i} {q} {e}; then if mkdir -p {q} && chmod {mode:o} {q}{chown}; then {ok}; else _fail {i} 'cannot create the directory'; fi; fi\n",
+                e = sh_quote(expect),
+                chown = chown_of(chown, &q),
+            )
+        }
+        Action::SetAttrs {
+            path,
+            mode,
+            chown,
+            expect,
+        } => {
+            let q = sh_quote(path);
+            let mut steps = vec!["true".to_owned()];
+            if let Some(m) = mode {
+                steps.push(format!("chmod {m:o} {q}"));
+            }
+            if let Some(c) = chown {
+                steps.push(format!("chown {} {q}", sh_quote(c)));
+            }
+            format!(
+                "if _cas {i} {q} {e}; then if {}; then {ok}; else _fail {i} 'cannot change mode or owner'; fi; fi\n",
+                steps.join(" && "),
+                e = sh_quote(expect)
+            )
+        }
+        Action::Symlink {
+            path,
+            target,
+            expect,
+        } => {
+            let q = sh_quote(path);
+            let tmp = sh_quote(&temp_name(path));
+            // `ln -s` + rename replaces a file or link atomically; `mv` onto a link to a
+            // directory would move *into* it, so links are removed first (not atomic, but
+            // a link is recreated in microseconds and never holds data).
+            format!(
+                "if _cas {i} {q} {e}; then if {{ [ ! -L {q} ] || rm -f {q}; }} && rm -f {tmp} && ln -s {t} {tmp} && mv -f {tmp} {q}; then {ok}; else rm -f {tmp}; _fail {i} 'cannot create the link'; fi; fi\n",
+                e = sh_quote(expect),
+                t = sh_quote(target),
+            )
+        }
+        Action::Run { command, guard } => {
+            let mut done = Vec::new();
+            if let Some(p) = &guard.creates {
+                done.push(format!("[ -e {} ]", sh_quote(p)));
+            }
+            if let Some(u) = &guard.unless {
+                done.push(format!("( {u}\n) </dev/null >/dev/null 2>&1"));
+            }
+            if let Some(o) = &guard.only_if {
+                done.push(format!("! ( {o}\n) </dev/null >/dev/null 2>&1"));
+            }
+            let done = if done.is_empty() {
+                "false".to_owned()
+            } else {
+                done.join(" || ")
+            };
+            format!(
+                "if {done}; then echo 'R {i} unchanged'; else\n  if ( {command}\n  ) </dev/null >\"$_stage/out\" 2>&1; then {ok}; else _fail {i} \"exit status $?\"; fi\n  _blob 'O {i}' \"$_stage/out\"\nfi\n"
+            )
+        }
+    }
+}
+
+fn add_blob(builder: &mut tar::Builder<Vec<u8>>, name: &str, content: &[u8]) {
     let mut header = tar::Header::new_ustar();
     header.set_size(content.len() as u64);
     header.set_mode(0o600);
     header.set_mtime(0);
     header.set_cksum();
     builder
-        .append_data(&mut header, index.to_string(), content)
+        .append_data(&mut header, name, content)
         .expect("writing a tar to memory cannot fail; this is a bug");
 }
 
@@ -155,26 +240,36 @@ fn temp_name(path: &str) -> String {
     format!("{dir}/.{name}.ferry-tmp")
 }
 
-/// Per-action outcomes and command output, in action order.
 /// One action's outcome and, for commands, what it printed.
 pub type ActionResult = (Outcome, Option<Vec<u8>>);
 
-pub fn parse(output: &[u8], count: usize) -> Result<Vec<ActionResult>, String> {
+/// A handler that ran: whether it succeeded, and its output.
+pub type HandlerResult = (Result<(), String>, Vec<u8>);
+
+/// What the apply script reported.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub actions: Vec<ActionResult>,
+    /// Per handler that ran: whether it succeeded, and its output.
+    pub handlers: Vec<Option<HandlerResult>>,
+}
+
+pub fn parse(output: &[u8], count: usize, handler_count: usize) -> Result<Applied, String> {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; count];
     let mut outputs: Vec<Option<Vec<u8>>> = vec![None; count];
+    let mut handlers: Vec<Option<HandlerResult>> = vec![None; handler_count];
     let mut rest = output;
+    let bad = |line: &str| format!("malformed line in the apply output: {line:?}");
     while !rest.is_empty() {
         let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
         let line = String::from_utf8_lossy(&rest[..end]).into_owned();
         rest = rest.get(end + 1..).unwrap_or(&[]);
         let mut parts = line.splitn(3, ' ');
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some("R"), Some(i), status) => {
-                let i: usize = i
-                    .parse()
-                    .map_err(|_| format!("malformed result line {line:?}"))?;
-                let status = status.unwrap_or("");
-                let (word, detail) = status.split_once(' ').unwrap_or((status, ""));
+        let (tag, index, tail) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
+        let index: Option<usize> = index.and_then(|i| i.parse().ok());
+        match (tag, index) {
+            (Some("R"), Some(i)) => {
+                let (word, detail) = tail.split_once(' ').unwrap_or((tail, ""));
                 let outcome = match word {
                     "ok" => Outcome::Ok,
                     "unchanged" => Outcome::Unchanged,
@@ -185,34 +280,37 @@ pub fn parse(output: &[u8], count: usize) -> Result<Vec<ActionResult>, String> {
                     "failed" => Outcome::Failed {
                         reason: detail.to_owned(),
                     },
-                    _ => return Err(format!("malformed result line {line:?}")),
+                    _ => return Err(bad(&line)),
                 };
-                *outcomes
-                    .get_mut(i)
-                    .ok_or_else(|| format!("result for unknown change {i}"))? = Some(outcome);
+                *outcomes.get_mut(i).ok_or_else(|| bad(&line))? = Some(outcome);
             }
-            (Some("O"), Some(i), Some(len)) => {
-                let i: usize = i
-                    .parse()
-                    .map_err(|_| format!("malformed output line {line:?}"))?;
-                let len: usize = len
-                    .parse()
-                    .map_err(|_| format!("malformed output line {line:?}"))?;
+            (Some("H"), Some(h)) => {
+                let result = match tail.split_once(' ').unwrap_or((tail, "")) {
+                    ("ok", _) => Ok(()),
+                    ("failed", why) => Err(why.to_owned()),
+                    _ => return Err(bad(&line)),
+                };
+                *handlers.get_mut(h).ok_or_else(|| bad(&line))? = Some((result, Vec::new()));
+            }
+            (Some(tag @ ("O" | "Q")), Some(i)) => {
+                let len: usize = tail.parse().map_err(|_| bad(&line))?;
                 if rest.len() < len + 1 {
                     return Err("the apply output ends inside a command's output".into());
                 }
-                *outputs
-                    .get_mut(i)
-                    .ok_or_else(|| format!("output for unknown change {i}"))? =
-                    Some(rest[..len].to_vec());
+                let bytes = rest[..len].to_vec();
                 rest = &rest[len + 1..];
+                if tag == "O" {
+                    *outputs.get_mut(i).ok_or_else(|| bad(&line))? = Some(bytes);
+                } else if let Some(Some((_, out))) = handlers.get_mut(i) {
+                    *out = bytes;
+                }
             }
-            (Some("E"), _, _) => return Err(line[2..].to_owned()),
+            (Some("E"), _) => return Err(line[2..].to_owned()),
             _ if line.is_empty() => {}
             _ => return Err(format!("unexpected line in the apply output: {line:?}")),
         }
     }
-    outcomes
+    let actions = outcomes
         .into_iter()
         .zip(outputs)
         .enumerate()
@@ -220,5 +318,6 @@ pub fn parse(output: &[u8], count: usize) -> Result<Vec<ActionResult>, String> {
             o.map(|o| (o, out))
                 .ok_or_else(|| format!("the apply script stopped before change {i}"))
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok(Applied { actions, handlers })
 }

@@ -27,6 +27,8 @@ pub enum Probe {
     Exists(String),
     /// The exit status of a command (output discarded).
     Status(String),
+    /// The first line a command prints (e.g. a uid looked up by name).
+    Output(String),
 }
 
 /// The explored state of a path.
@@ -48,6 +50,7 @@ pub enum ProbeResult {
     Path(PathState),
     Exists(bool),
     Status(i32),
+    Output(String),
 }
 
 /// Everything one explore call learned.
@@ -63,6 +66,13 @@ printf 'F arch %s\n' "$(uname -m)"
 printf 'F kernel %s\n' "$(uname -r)"
 printf 'F hostname %s\n' "$(uname -n)"
 printf 'F user %s\n' "$(id -un 2>/dev/null || echo unknown)"
+printf 'F uid %s\n' "$(id -u)"
+for _m in apt-get:apt dnf:dnf yum:yum apk:apk pkg:pkg; do
+  if command -v "${_m%%:*}" >/dev/null 2>&1; then printf 'F pkgmgr %s\n' "${_m#*:}"; break; fi
+done
+if [ -d /run/systemd/system ]; then printf 'F init systemd\n'
+elif [ "$(uname -s)" = FreeBSD ]; then printf 'F init rc\n'
+else printf 'F init none\n'; fi
 if [ "$(uname -s)" = Linux ]; then
   if ldd --version 2>&1 | grep -qi musl || [ -e /lib/ld-musl-x86_64.so.1 ] || [ -e /lib/ld-musl-aarch64.so.1 ]; then
     printf 'F libc musl\n'
@@ -76,6 +86,9 @@ fi
 pub fn script(exports: &str, probes: &[Vec<Probe>]) -> String {
     let mut s = String::from(PRELUDE);
     s.push_str(exports);
+    // Secrets arrive on stdin as `export` lines, never in the script (which other users
+    // of the host can see in the process list).
+    s.push_str("eval \"$(cat)\"\n");
     s.push_str(FACTS);
     for (r, list) in probes.iter().enumerate() {
         for (p, probe) in list.iter().enumerate() {
@@ -92,6 +105,9 @@ pub fn script(exports: &str, probes: &[Vec<Probe>]) -> String {
                 }
                 Probe::Exists(path) => {
                     s.push_str(&format!("if [ -e {} ] || [ -L {0} ]; then echo 'P {r} {p} yes'; else echo 'P {r} {p} no'; fi\n", sh_quote(path)));
+                }
+                Probe::Output(cmd) => {
+                    s.push_str(&format!("printf 'P {r} {p} %s\\n' \"$( ( {cmd}\n) </dev/null 2>/dev/null | head -n 1)\"\n"));
                 }
                 Probe::Status(cmd) => {
                     s.push_str(&format!(
@@ -124,8 +140,8 @@ pub fn parse(output: &[u8], probes: &[Vec<Probe>]) -> Result<Explored, String> {
                     .join(" ");
                 explored.facts.insert(name.to_owned(), value);
             }
-            (Some("P"), Some(r), Some(p), Some(result)) => {
-                raw.insert((num(r)?, num(p)?), result.to_owned());
+            (Some("P"), Some(r), Some(p), result) => {
+                raw.insert((num(r)?, num(p)?), result.unwrap_or("").to_owned());
             }
             (Some("C"), Some(r), Some(p), Some(len)) => {
                 let len: usize = num(len)?;
@@ -151,6 +167,7 @@ pub fn parse(output: &[u8], probes: &[Vec<Probe>]) -> Result<Explored, String> {
                 }
                 Probe::Exists(_) => ProbeResult::Exists(text == "yes"),
                 Probe::Status(_) => ProbeResult::Status(num(&text)?),
+                Probe::Output(_) => ProbeResult::Output(text),
             });
         }
         explored.results.push(results);

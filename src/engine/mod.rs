@@ -1,9 +1,12 @@
 //! The execution model: per host, one explore call, a local diff, and (when something
 //! changes and this is not a dry run) one apply call — a constant number of round trips
-//! whatever the number of resources. Hosts run in parallel.
+//! whatever the number of resources. Hosts run in parallel (see `rollout`).
 
 pub mod apply;
+pub mod checks;
 pub mod explore;
+pub mod redact;
+pub mod rollout;
 pub mod script;
 
 use std::collections::BTreeMap;
@@ -12,13 +15,14 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::config::{CheckSpec, Connection};
+use crate::config::{Connection, HandlerSpec};
 use crate::inventory::Host;
-use crate::resource::{Change, Resource};
+use crate::resource::{Change, HostContext, Resource};
 use crate::transport::local::LocalTransport;
 use crate::transport::ssh::{SshTarget, SshTransport};
 use crate::transport::Transport;
-use apply::Outcome;
+use apply::{HandlerRun, Outcome};
+use redact::Redactor;
 
 /// What the run is allowed to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,48 +44,116 @@ pub struct ChangeReport {
     pub output: Option<String>,
 }
 
+/// A handler that fired (or, in a plan, would fire).
+#[derive(Debug, Clone, Serialize)]
+pub struct HandlerReport {
+    pub handler: String,
+    pub command: String,
+    /// `None` in a plan; `ok` or the failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+}
+
 /// Everything that happened on one host.
 #[derive(Debug, Clone, Serialize)]
 pub struct HostReport {
     pub host: String,
     pub round_trips: u32,
     pub changes: Vec<ChangeReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub handlers: Vec<HandlerReport>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub facts: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Set when a rollout stopped before this host's turn.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub not_started: bool,
 }
 
 impl HostReport {
-    fn new(host: &str) -> Self {
+    pub fn new(host: &str) -> Self {
         HostReport {
             host: host.to_owned(),
             round_trips: 0,
             changes: Vec::new(),
+            handlers: Vec::new(),
             facts: BTreeMap::new(),
             error: None,
+            not_started: false,
         }
     }
 
     /// Whether everything planned or applied went through.
     pub fn succeeded(&self) -> bool {
         self.error.is_none()
+            && !self.not_started
             && self
                 .changes
                 .iter()
                 .all(|c| matches!(c.outcome, None | Some(Outcome::Ok | Outcome::Unchanged)))
+            && self
+                .handlers
+                .iter()
+                .all(|h| matches!(h.outcome, None | Some(Outcome::Ok)))
+    }
+
+    fn redact(&mut self, r: &Redactor) {
+        for c in &mut self.changes {
+            r.redact_in_place(&mut c.change.summary);
+            if let Some(d) = &mut c.change.diff {
+                r.redact_in_place(d);
+            }
+            if let Some(o) = &mut c.output {
+                r.redact_in_place(o);
+            }
+            if let Some(Outcome::Failed { reason } | Outcome::Conflict { current: reason }) =
+                &mut c.outcome
+            {
+                r.redact_in_place(reason);
+            }
+        }
+        for h in &mut self.handlers {
+            r.redact_in_place(&mut h.command);
+            if let Some(o) = &mut h.output {
+                r.redact_in_place(o);
+            }
+        }
+        if let Some(e) = &mut self.error {
+            r.redact_in_place(e);
+        }
     }
 }
 
 /// What every host of one run shares.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunContext {
     pub environment: String,
     pub vars: BTreeMap<String, toml::Value>,
+    pub secrets: BTreeMap<String, String>,
+    pub handlers: BTreeMap<String, HandlerSpec>,
+    /// Trust (and record) the host key of SSH hosts not yet in known_hosts.
+    pub accept_new_host_keys: bool,
+}
+
+impl RunContext {
+    pub fn redactor(&self) -> Redactor {
+        Redactor::new(self.secrets.values())
+    }
+}
+
+/// A resource with what the executor needs to know besides the resource itself.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub roles: Vec<String>,
+    pub notify: Vec<String>,
+    pub resource: Arc<dyn Resource>,
 }
 
 /// Opens the transport for a host. Every connection a run makes goes through here.
-pub async fn connect(host: &Host) -> Result<Transport, String> {
+pub async fn connect(host: &Host, ctx: &RunContext) -> Result<Transport, String> {
     match host.connection {
         Connection::Local => Ok(Transport::Local(LocalTransport)),
         Connection::Ssh => {
@@ -90,6 +162,7 @@ pub async fn connect(host: &Host) -> Result<Transport, String> {
             target.port = host.port;
             target.key = host.key.as_deref().map(expand_home);
             target.known_hosts = host.known_hosts.as_deref().map(expand_home);
+            target.accept_new_host_key = ctx.accept_new_host_keys;
             SshTransport::connect(&target)
                 .await
                 .map(Transport::Ssh)
@@ -105,64 +178,48 @@ fn expand_home(path: &str) -> PathBuf {
     }
 }
 
-fn exports_for(ctx: &RunContext, host: &Host) -> String {
+/// Environment variables merged with the host's, which win.
+fn host_vars(ctx: &RunContext, host: &Host) -> BTreeMap<String, toml::Value> {
     let mut vars = ctx.vars.clone();
     vars.extend(host.vars.clone());
-    script::exports(&ctx.environment, &host.name, &vars)
+    vars
 }
 
-/// Converges every host (in parallel) to the resources in its scope.
-pub async fn converge_all(
-    ctx: &RunContext,
-    hosts: &[Host],
-    resources: Vec<(Vec<String>, Arc<dyn Resource>)>,
-    mode: Mode,
-) -> Vec<HostReport> {
-    let mut set = tokio::task::JoinSet::new();
-    for (i, host) in hosts.iter().enumerate() {
-        let scoped: Vec<Arc<dyn Resource>> = resources
-            .iter()
-            .filter(|(roles, _)| host.in_scope(roles))
-            .map(|(_, r)| r.clone())
-            .collect();
-        let (ctx, host) = (ctx.clone(), host.clone());
-        set.spawn(async move { (i, converge(&ctx, &host, &scoped, mode).await) });
-    }
-    collect(set, hosts.len()).await
+fn exports_for(ctx: &RunContext, host: &Host) -> String {
+    script::exports(&ctx.environment, &host.name, &host_vars(ctx, host))
 }
 
-async fn collect<T: 'static>(mut set: tokio::task::JoinSet<(usize, T)>, n: usize) -> Vec<T> {
-    let mut slots: Vec<Option<T>> = (0..n).map(|_| None).collect();
-    while let Some(joined) = set.join_next().await {
-        let (i, report) = joined.expect("a host task panicked; this is a bug");
-        slots[i] = Some(report);
-    }
-    slots
-        .into_iter()
-        .map(|s| s.expect("every host reports; this is a bug"))
-        .collect()
-}
-
-/// Explore, diff and (in apply mode) apply on one host.
+/// Explore, diff and (in apply mode) apply on one host, over an open transport.
 pub async fn converge(
     ctx: &RunContext,
     host: &Host,
-    resources: &[Arc<dyn Resource>],
+    transport: &Transport,
+    entries: &[Entry],
     mode: Mode,
 ) -> HostReport {
     let mut report = HostReport::new(&host.name);
-    let transport = match connect(host).await {
-        Ok(t) => t,
-        Err(e) => {
-            report.error = Some(e);
-            return report;
-        }
-    };
+    converge_into(ctx, host, transport, entries, mode, &mut report).await;
+    report.redact(&ctx.redactor());
+    report
+}
+
+async fn converge_into(
+    ctx: &RunContext,
+    host: &Host,
+    transport: &Transport,
+    entries: &[Entry],
+    mode: Mode,
+    report: &mut HostReport,
+) {
     let exports = exports_for(ctx, host);
-    let probes: Vec<_> = resources.iter().map(|r| r.probes()).collect();
+    let secrets = script::secret_exports(&ctx.secrets);
+    let probes: Vec<_> = entries.iter().map(|e| e.resource.probes()).collect();
     report.round_trips += 1;
     let explored = match transport
-        .exec(&explore::script(&exports, &probes), Vec::new())
+        .exec(
+            &explore::script(&exports, &probes),
+            secrets.clone().into_bytes(),
+        )
         .await
     {
         Ok(out) if out.success() => explore::parse(&out.stdout, &probes),
@@ -177,21 +234,49 @@ pub async fn converge(
         Ok(e) => e,
         Err(e) => {
             report.error = Some(format!("explore: {e}"));
-            return report;
+            return;
         }
     };
     report.facts = explored.facts.clone();
+    let vars = host_vars(ctx, host);
+    let hctx = HostContext {
+        environment: &ctx.environment,
+        host,
+        facts: &explored.facts,
+        vars: &vars,
+        secrets: &ctx.secrets,
+    };
     let mut changes = Vec::new();
-    for (resource, results) in resources.iter().zip(&explored.results) {
-        match resource.diff(results) {
-            Ok(Some(change)) => changes.push(change),
+    let mut notifies: Vec<&[String]> = Vec::new();
+    for (entry, results) in entries.iter().zip(&explored.results) {
+        match entry.resource.diff(results, &hctx) {
+            Ok(Some(change)) => {
+                changes.push(change);
+                notifies.push(&entry.notify);
+            }
             Ok(None) => {}
             Err(e) => {
                 report.error = Some(e.to_string());
-                return report;
+                return;
             }
         }
     }
+    let handlers = match handler_runs(ctx, &explored.facts, &notifies) {
+        Ok(h) => h,
+        Err(e) => {
+            report.error = Some(e);
+            return;
+        }
+    };
+    report.handlers = handlers
+        .iter()
+        .map(|h| HandlerReport {
+            handler: h.name.clone(),
+            command: h.command.clone(),
+            outcome: None,
+            output: None,
+        })
+        .collect();
     if mode == Mode::Plan || changes.is_empty() {
         report.changes = changes
             .into_iter()
@@ -201,37 +286,47 @@ pub async fn converge(
                 output: None,
             })
             .collect();
-        return report;
+        return;
     }
     let actions: Vec<_> = changes.iter().map(|c| c.action.clone()).collect();
-    let (script, payload) = apply::build(&exports, &actions);
+    let (script, payload) = apply::build(&exports, &secrets, &actions, &handlers);
     report.round_trips += 1;
-    let results = match transport.exec(&script, payload).await {
-        Ok(out) => apply::parse(&out.stdout, actions.len()).map_err(|e| {
+    let applied = match transport.exec(&script, payload).await {
+        Ok(out) => apply::parse(&out.stdout, actions.len(), handlers.len()).map_err(|e| {
             let stderr = String::from_utf8_lossy(&out.stderr);
-            format!(
-                "apply: {e} ({}){}",
-                status_text(out.status),
-                if stderr.trim().is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", stderr.trim())
-                }
-            )
+            let stderr = if stderr.trim().is_empty() {
+                String::new()
+            } else {
+                format!(": {}", stderr.trim())
+            };
+            format!("apply: {e} ({}){stderr}", status_text(out.status))
         }),
         Err(e) => Err(format!("apply: {e}")),
     };
-    match results {
-        Ok(results) => {
+    match applied {
+        Ok(applied) => {
             report.changes = changes
                 .into_iter()
-                .zip(results)
+                .zip(applied.actions)
                 .map(|(change, (outcome, output))| ChangeReport {
                     change,
                     outcome: Some(outcome),
                     output: output.map(|o| String::from_utf8_lossy(&o).into_owned()),
                 })
                 .collect();
+            // Handlers that did not fire (nothing notifying them went through) are dropped.
+            let mut fired = Vec::new();
+            for (mut h, result) in report.handlers.drain(..).zip(applied.handlers) {
+                if let Some((result, output)) = result {
+                    h.outcome = Some(match result {
+                        Ok(()) => Outcome::Ok,
+                        Err(reason) => Outcome::Failed { reason },
+                    });
+                    h.output = Some(String::from_utf8_lossy(&output).into_owned());
+                    fired.push(h);
+                }
+            }
+            report.handlers = fired;
         }
         Err(e) => {
             report.changes = changes
@@ -245,7 +340,33 @@ pub async fn converge(
             report.error = Some(e);
         }
     }
-    report
+}
+
+/// The handlers notified by the planned changes (indices into `notifies`), in name order.
+fn handler_runs(
+    ctx: &RunContext,
+    facts: &BTreeMap<String, String>,
+    notifies: &[&[String]],
+) -> Result<Vec<HandlerRun>, String> {
+    let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, names) in notifies.iter().enumerate() {
+        for n in names.iter() {
+            by_name.entry(n.as_str()).or_default().push(i);
+        }
+    }
+    by_name
+        .into_iter()
+        .map(|(name, notified_by)| {
+            let spec = ctx.handlers.get(name).ok_or_else(|| format!("no handler is named `{name}`"))?;
+            let command = match (&spec.command, &spec.service) {
+                (Some(c), _) => c.clone(),
+                (None, Some(s)) => crate::resource::service_restart(s, facts)
+                    .ok_or_else(|| format!("handler `{name}`: no supported service manager on the host to restart `{s}`"))?,
+                (None, None) => return Err(format!("handler `{name}` has neither `command` nor `service`")),
+            };
+            Ok(HandlerRun { name: name.to_owned(), command, notified_by })
+        })
+        .collect()
 }
 
 fn status_text(status: Option<i32>) -> String {
@@ -257,124 +378,10 @@ fn status_text(status: Option<i32>) -> String {
 
 /// Facts of one host, from an explore call with no resources.
 pub async fn facts(ctx: &RunContext, host: &Host) -> Result<BTreeMap<String, String>, String> {
-    let report = converge(ctx, host, &[], Mode::Plan).await;
+    let transport = connect(host, ctx).await?;
+    let report = converge(ctx, host, &transport, &[], Mode::Plan).await;
     match report.error {
         Some(e) => Err(e),
         None => Ok(report.facts),
     }
-}
-
-/// The result of one check on one host.
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckResult {
-    pub name: String,
-    pub passed: bool,
-    pub status: Option<i32>,
-    pub output: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckReport {
-    pub host: String,
-    pub round_trips: u32,
-    pub checks: Vec<CheckResult>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl CheckReport {
-    pub fn passed(&self) -> bool {
-        self.error.is_none() && self.checks.iter().all(|c| c.passed)
-    }
-}
-
-/// Runs every check in scope on every host: one round trip per host.
-pub async fn check_all(ctx: &RunContext, hosts: &[Host], checks: &[CheckSpec]) -> Vec<CheckReport> {
-    let mut set = tokio::task::JoinSet::new();
-    for (i, host) in hosts.iter().enumerate() {
-        let scoped: Vec<CheckSpec> = checks
-            .iter()
-            .filter(|c| host.in_scope(&c.roles))
-            .cloned()
-            .collect();
-        let (ctx, host) = (ctx.clone(), host.clone());
-        set.spawn(async move { (i, check_host(&ctx, &host, &scoped).await) });
-    }
-    collect(set, hosts.len()).await
-}
-
-async fn check_host(ctx: &RunContext, host: &Host, checks: &[CheckSpec]) -> CheckReport {
-    let mut report = CheckReport {
-        host: host.name.clone(),
-        round_trips: 0,
-        checks: Vec::new(),
-        error: None,
-    };
-    if checks.is_empty() {
-        return report;
-    }
-    let transport = match connect(host).await {
-        Ok(t) => t,
-        Err(e) => {
-            report.error = Some(e);
-            return report;
-        }
-    };
-    let mut s = String::from(script::PRELUDE);
-    s.push_str(&exports_for(ctx, host));
-    s.push_str(
-        "_out=$(mktemp \"${TMPDIR:-/tmp}/ferry.XXXXXX\") || exit 90\ntrap 'rm -f \"$_out\"' EXIT\n",
-    );
-    for (i, check) in checks.iter().enumerate() {
-        s.push_str(&format!(
-            "if ( {}\n) </dev/null >\"$_out\" 2>&1; then _rc=0; else _rc=$?; fi\n_blob \"T {i} $_rc\" \"$_out\"\n",
-            check.command
-        ));
-    }
-    report.round_trips += 1;
-    let out = match transport.exec(&s, Vec::new()).await {
-        Ok(out) => out,
-        Err(e) => {
-            report.error = Some(e.to_string());
-            return report;
-        }
-    };
-    let mut results: Vec<Option<(i32, String)>> = vec![None; checks.len()];
-    let mut rest = &out.stdout[..];
-    while let Some(end) = rest.iter().position(|&b| b == b'\n') {
-        let line = String::from_utf8_lossy(&rest[..end]).into_owned();
-        rest = &rest[end + 1..];
-        let parts: Vec<&str> = line.split(' ').collect();
-        if let ["T", i, rc, len] = parts[..] {
-            let (Ok(i), Ok(rc), Ok(len)) =
-                (i.parse::<usize>(), rc.parse::<i32>(), len.parse::<usize>())
-            else {
-                break;
-            };
-            if rest.len() < len + 1 || i >= results.len() {
-                break;
-            }
-            results[i] = Some((rc, String::from_utf8_lossy(&rest[..len]).into_owned()));
-            rest = &rest[len + 1..];
-        }
-    }
-    for (check, result) in checks.iter().zip(results) {
-        match result {
-            Some((rc, output)) => report.checks.push(CheckResult {
-                name: check.name.clone(),
-                passed: rc == 0,
-                status: Some(rc),
-                output,
-            }),
-            None => {
-                report.error = Some(format!(
-                    "the check script stopped before `{}` ({})",
-                    check.name,
-                    status_text(out.status)
-                ));
-                break;
-            }
-        }
-    }
-    report
 }

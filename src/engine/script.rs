@@ -31,8 +31,40 @@ _probe() {
   elif [ -e "$1" ]; then printf 'other %s -\n' "$(_st "$1")"
   else printf 'absent - - - -\n'; fi
 }
+# Users and groups by name or number, from the files every Unix has.
+_uid_of() { case "$1" in *[!0-9]*) id -u "$1" 2>/dev/null;; *) echo "$1";; esac; }
+_gid_of() { case "$1" in *[!0-9]*) awk -F: -v g="$1" '$1 == g { print $3 }' /etc/group;; *) echo "$1";; esac; }
+_pkg_installed() {
+  if command -v dpkg-query >/dev/null 2>&1; then dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'
+  elif command -v rpm >/dev/null 2>&1; then rpm -q "$1" >/dev/null 2>&1
+  elif command -v apk >/dev/null 2>&1; then apk info -e "$1" >/dev/null 2>&1
+  elif command -v pkg >/dev/null 2>&1; then pkg info -e "$1" >/dev/null 2>&1
+  else return 2; fi
+}
+_svc_enabled() {
+  if command -v systemctl >/dev/null 2>&1; then systemctl is-enabled --quiet "$1" 2>/dev/null
+  else service "$1" enabled >/dev/null 2>&1; fi
+}
+_svc_active() {
+  if command -v systemctl >/dev/null 2>&1; then systemctl is-active --quiet "$1" 2>/dev/null
+  else service "$1" status >/dev/null 2>&1; fi
+}
 _blob() { printf '%s %s\n' "$1" "$(wc -c < "$2" | tr -d ' ')"; cat "$2"; printf '\n'; }
 "#;
+
+/// `export` lines for secrets, sent on stdin (explore) or in the payload (apply).
+pub fn secret_exports(secrets: &BTreeMap<String, String>) -> String {
+    secrets
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "export FERRY_SECRET_{}={}\n",
+                name.to_ascii_uppercase(),
+                sh_quote(value)
+            )
+        })
+        .collect()
+}
 
 /// `export` lines for what user commands may read: FERRY_ENV, FERRY_HOST and every
 /// variable as FERRY_VAR_<NAME> (host variables override environment ones).

@@ -1,15 +1,16 @@
-//! `directory`: a directory (missing parents are created) with, optionally, a mode.
+//! `directory`: a directory (missing parents are created) with, optionally, mode and owner.
 //!
 //! ```toml
 //! [[configure]]
 //! type = "directory"
 //! path = "/srv/app"
 //! mode = "0750"        # optional: new directories get 0755, existing ones keep theirs
+//! owner = "app"        # optional
 //! ```
 
-use super::file::kind_name;
-use super::{missing, parse_mode, Change, Resource, ResourceError};
-use crate::config::DirectorySpec;
+use super::attrs::Ownership;
+use super::{kind_name, missing, parse_mode, Change, HostContext, Resource, ResourceError};
+use crate::config::{normalise_dir, DirectorySpec};
 use crate::engine::apply::Action;
 use crate::engine::explore::{Probe, ProbeResult};
 
@@ -17,17 +18,18 @@ use crate::engine::explore::{Probe, ProbeResult};
 pub struct Directory {
     path: String,
     mode: Option<u32>,
+    ownership: Ownership,
 }
 
 impl Directory {
     pub fn new(spec: &DirectorySpec) -> Self {
-        let path = match spec.path.trim_end_matches('/') {
-            "" => "/".to_owned(),
-            p => p.to_owned(),
-        };
         Directory {
-            path,
+            path: normalise_dir(&spec.path).to_owned(),
             mode: spec.mode.as_deref().and_then(parse_mode),
+            ownership: Ownership {
+                owner: spec.owner.clone(),
+                group: spec.group.clone(),
+            },
         }
     }
 }
@@ -38,16 +40,23 @@ impl Resource for Directory {
     }
 
     fn probes(&self) -> Vec<Probe> {
-        vec![Probe::Path {
+        let mut p = vec![Probe::Path {
             path: self.path.clone(),
             want_sha256: None,
-        }]
+        }];
+        p.extend(self.ownership.probes());
+        p
     }
 
-    fn diff(&self, results: &[ProbeResult]) -> Result<Option<Change>, ResourceError> {
+    fn diff(
+        &self,
+        results: &[ProbeResult],
+        _ctx: &HostContext,
+    ) -> Result<Option<Change>, ResourceError> {
         let Some(ProbeResult::Path(current)) = results.first() else {
             return Err(missing(self.id()));
         };
+        let wanted_owner = self.ownership.resolve(&self.id(), &results[1..])?;
         let change = |summary: String, action| {
             Ok(Some(Change {
                 resource: self.id(),
@@ -59,29 +68,48 @@ impl Resource for Directory {
         match current.kind.as_str() {
             "absent" => {
                 let mode = self.mode.unwrap_or(0o755);
+                let chown = Ownership::chown(wanted_owner, None);
+                let owner = chown
+                    .as_deref()
+                    .map(|c| format!(", owner {c}"))
+                    .unwrap_or_default();
                 change(
-                    format!("create (mode {mode:04o})"),
+                    format!("create (mode {mode:04o}{owner})"),
                     Action::Mkdir {
                         path: self.path.clone(),
                         mode,
+                        chown,
                         expect: current.token.clone(),
                     },
                 )
             }
-            "dir" => match self.mode {
-                Some(mode) if current.mode != Some(mode) => change(
-                    format!(
-                        "update mode {:04o} -> {mode:04o}",
-                        current.mode.unwrap_or(0)
-                    ),
-                    Action::Chmod {
+            "dir" => {
+                let mode = self.mode.filter(|m| current.mode != Some(*m));
+                let chown = Ownership::chown(wanted_owner, Some(current));
+                let mut what = Vec::new();
+                if let Some(m) = mode {
+                    what.push(format!("mode {:04o} -> {m:04o}", current.mode.unwrap_or(0)));
+                }
+                if let Some(c) = &chown {
+                    what.push(format!(
+                        "owner {}:{} -> {c}",
+                        current.uid.unwrap_or(0),
+                        current.gid.unwrap_or(0)
+                    ));
+                }
+                if what.is_empty() {
+                    return Ok(None);
+                }
+                change(
+                    format!("update {}", what.join(", ")),
+                    Action::SetAttrs {
                         path: self.path.clone(),
                         mode,
+                        chown,
                         expect: current.token.clone(),
                     },
-                ),
-                _ => Ok(None),
-            },
+                )
+            }
             other => Err(ResourceError::WrongKind {
                 id: self.id(),
                 path: self.path.clone(),
@@ -96,39 +124,41 @@ impl Resource for Directory {
 mod tests {
     use super::*;
     use crate::engine::explore::parse_path_state;
+    use crate::resource::testing::with_ctx;
 
     fn dir(mode: Option<&str>) -> Directory {
-        Directory::new(&DirectorySpec {
-            path: "/srv/app/".into(),
-            mode: mode.map(Into::into),
-            roles: vec![],
-        })
+        let spec: DirectorySpec = toml::from_str(&format!(
+            "path = '/srv/app/'\n{}",
+            mode.map(|m| format!("mode = '{m}'")).unwrap_or_default()
+        ))
+        .unwrap();
+        Directory::new(&spec)
     }
 
-    fn state(token: &str) -> Vec<ProbeResult> {
-        vec![ProbeResult::Path(parse_path_state(token, None).unwrap())]
+    fn diff(d: &Directory, token: &str) -> Result<Option<Change>, ResourceError> {
+        with_ctx(&[], |ctx| {
+            d.diff(
+                &[ProbeResult::Path(parse_path_state(token, None).unwrap())],
+                ctx,
+            )
+        })
     }
 
     #[test]
     fn creates_missing_and_fixes_mode() {
         assert_eq!(dir(None).id(), "directory:/srv/app");
         assert_eq!(
-            dir(None)
-                .diff(&state("absent - - - -"))
-                .unwrap()
-                .unwrap()
-                .summary,
+            diff(&dir(None), "absent - - - -").unwrap().unwrap().summary,
             "create (mode 0755)"
         );
         assert_eq!(
-            dir(Some("0750"))
-                .diff(&state("dir 755 0 0 -"))
+            diff(&dir(Some("0750")), "dir 755 0 0 -")
                 .unwrap()
                 .unwrap()
                 .summary,
             "update mode 0755 -> 0750"
         );
-        assert_eq!(dir(None).diff(&state("dir 700 0 0 -")).unwrap(), None);
-        assert!(dir(None).diff(&state("file 644 0 0 ab")).is_err());
+        assert_eq!(diff(&dir(None), "dir 700 0 0 -").unwrap(), None);
+        assert!(diff(&dir(None), "file 644 0 0 ab").is_err());
     }
 }

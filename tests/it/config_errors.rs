@@ -116,3 +116,21 @@ fn the_documented_example_is_valid() {
     let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/local.toml");
     sb.ferry(&["create", "quick", "--config", shipped]).ok();
 }
+config_error!(
+    missing_symlink_target,
+    "[provider]\ntype = \"local\"\n[[configure]]\ntype = \"symlink\"\npath = \"/tmp/x\"\n"
+);
+config_error!(
+    after_cycle_and_unknown_handler,
+    "[provider]\ntype = \"local\"\n[[configure]]\ntype = \"command\"\nname = \"a\"\ncommand = \"a\"\nafter = [\"command:b\"]\nnotify = [\"restrat\"]\n[[configure]]\ntype = \"command\"\nname = \"b\"\ncommand = \"b\"\nafter = [\"command:a\"]\n[handlers.restart]\ncommand = \"true\"\n"
+);
+config_error!(unknown_after_reference, "[provider]\ntype = \"local\"\n[[run]]\ntype = \"command\"\ncommand = \"x\"\nafter = [\"package:ngnix\"]\n[[run]]\ntype = \"package\"\nname = \"nginx\"\n");
+config_error!(
+    secret_without_source,
+    "[provider]\ntype = \"local\"\n[secrets.token]\n"
+);
+config_error!(
+    http_check_without_url,
+    "[provider]\ntype = \"local\"\n[[test]]\nname = \"up\"\ntype = \"http\"\ncommand = \"x\"\n"
+);
+config_error!(template_syntax, "[provider]\ntype = \"local\"\n[[configure]]\ntype = \"template\"\npath = \"/etc/x\"\ntemplate = \"{% if x %}\"\n");

@@ -37,7 +37,7 @@ pub fn run(s: &Session, args: &CreateArgs) -> Result<(), CliError> {
             )
         }
     };
-    let file = config::parse(&config_file, &source)?;
+    let file = config::parse(args.config.as_deref().unwrap_or(&config_file), &source)?;
 
     let _lock = s.lock(&args.env, Step::Create)?;
     let started = std::time::Instant::now();

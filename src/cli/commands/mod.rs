@@ -17,8 +17,8 @@ use std::time::Duration;
 use super::args::GlobalArgs;
 use super::error::CliError;
 use super::output::Output;
-use crate::config::{self, EnvironmentFile};
-use crate::engine::{HostReport, RunContext};
+use crate::config::{self, EnvironmentFile, ResourceSpec};
+use crate::engine::{Entry, HostReport, RunContext};
 use crate::state::{Record, StateError, Step, Store};
 
 /// What every command gets.
@@ -28,6 +28,7 @@ pub struct Session {
     pub lock_timeout: Duration,
     /// Set by `ferry up`, which runs the next step itself: no "next: ..." hints then.
     pub chained: std::cell::Cell<bool>,
+    pub accept_new_host_keys: bool,
 }
 
 impl Session {
@@ -37,6 +38,7 @@ impl Session {
             out: Output::new(g),
             lock_timeout: Duration::from_secs(g.lock_timeout),
             chained: std::cell::Cell::new(false),
+            accept_new_host_keys: g.accept_new_host_keys,
         }
     }
 
@@ -64,11 +66,70 @@ impl Session {
     }
 }
 
-pub fn run_context(env: &str, file: &EnvironmentFile) -> RunContext {
-    RunContext {
-        environment: env.to_owned(),
-        vars: file.vars.clone(),
+/// What a run on this environment's hosts needs: variables, resolved secrets, handlers.
+pub fn run_context(
+    s: &Session,
+    record: &Record,
+    file: &EnvironmentFile,
+) -> Result<RunContext, CliError> {
+    let base = config_dir(record);
+    let mut secrets = std::collections::BTreeMap::new();
+    for (name, spec) in &file.secrets {
+        let value = match (&spec.env, &spec.file) {
+            (Some(var), _) => std::env::var(var).map_err(|_| {
+                CliError::new(format!(
+                    "secret `{name}` comes from the environment variable {var}, which is not set"
+                ))
+                .help(format!(
+                    "export {var}=... before running ferry (its value is never shown)"
+                ))
+            })?,
+            (None, Some(f)) => {
+                let path = base.join(f);
+                let mut v = std::fs::read_to_string(&path).map_err(|e| {
+                    CliError::new(format!(
+                        "secret `{name}` comes from {}, which cannot be read: {}",
+                        path.display(),
+                        e.kind()
+                    ))
+                    .help("create the file (readable only by you), or point `file` at it")
+                })?;
+                if v.ends_with('\n') {
+                    v.pop();
+                }
+                v
+            }
+            (None, None) => unreachable!("validation requires `env` or `file`; this is a bug"),
+        };
+        secrets.insert(name.clone(), value);
     }
+    Ok(RunContext {
+        environment: record.name.clone(),
+        vars: file.vars.clone(),
+        secrets,
+        handlers: file.handlers.clone(),
+        accept_new_host_keys: s.accept_new_host_keys,
+    })
+}
+
+/// The resources of one step, ordered (declaration order plus `after`), duplicates merged.
+pub fn entries(specs: &[ResourceSpec], record: &Record) -> Result<Vec<Entry>, CliError> {
+    let order = crate::plan::order(specs).map_err(|e| CliError::new(e.to_string()))?;
+    let base = config_dir(record);
+    order
+        .into_iter()
+        .map(|i| {
+            let spec = &specs[i];
+            let resource = crate::resource::from_spec(spec, &base)
+                .map_err(|e| CliError::new(e.to_string()))?;
+            let common = spec.common();
+            Ok(Entry {
+                roles: common.roles.to_vec(),
+                notify: common.notify.to_vec(),
+                resource: std::sync::Arc::from(resource),
+            })
+        })
+        .collect()
 }
 
 /// Where provider commands run: the environment file's directory (the current one for
@@ -86,6 +147,13 @@ pub fn config_dir(record: &Record) -> PathBuf {
 pub fn render_reports(reports: &[HostReport]) -> String {
     let mut s = String::new();
     for r in reports {
+        if r.not_started {
+            s.push_str(&format!(
+                "{}: not started (the rollout stopped before it)\n",
+                r.host
+            ));
+            continue;
+        }
         let n = r.changes.len();
         s.push_str(&format!(
             "{}: {} change{} ({} round trip{})\n",
@@ -115,6 +183,21 @@ pub fn render_reports(reports: &[HostReport]) -> String {
                 }
             }
             if let Some(output) = c.output.as_deref().filter(|o| !o.trim().is_empty()) {
+                for line in output.lines() {
+                    s.push_str(&format!("      | {line}\n"));
+                }
+            }
+        }
+        for h in &r.handlers {
+            let outcome = match &h.outcome {
+                None => "  (would run)".to_owned(),
+                Some(o) => format!("  [{}]", outcome_text(o)),
+            };
+            s.push_str(&format!(
+                "  * handler {}  `{}`{outcome}\n",
+                h.handler, h.command
+            ));
+            if let Some(output) = h.output.as_deref().filter(|o| !o.trim().is_empty()) {
                 for line in output.lines() {
                     s.push_str(&format!("      | {line}\n"));
                 }
@@ -155,6 +238,19 @@ pub fn failure_summary(reports: &[HostReport]) -> Option<String> {
                     _ => None,
                 })
             });
+            let why = why.or_else(|| {
+                r.handlers.iter().find_map(|h| match &h.outcome {
+                    Some(o @ crate::engine::apply::Outcome::Failed { .. }) => {
+                        Some(format!("handler {}: {}", h.handler, outcome_text(o)))
+                    }
+                    _ => None,
+                })
+            });
+            let why = if r.not_started {
+                Some("not started".to_owned())
+            } else {
+                why
+            };
             format!("{}: {}", r.host, why.unwrap_or_else(|| "failed".into()))
         })
         .collect();

@@ -2,11 +2,12 @@
 
 use serde_json::json;
 
-use super::step::{resources, section};
-use super::{render_reports, run_context, Session};
+use super::step::section;
+use super::{entries, render_reports, run_context, Session};
 use crate::cli::args::{PlanArgs, PlanStep};
 use crate::cli::error::{CliError, EXIT_USAGE};
-use crate::engine::{self, Mode};
+use crate::engine::rollout::{self, Rollout};
+use crate::engine::Mode;
 use crate::state::{Phase, Step};
 
 pub async fn run(s: &Session, args: &PlanArgs) -> Result<(), CliError> {
@@ -27,17 +28,18 @@ pub async fn run(s: &Session, args: &PlanArgs) -> Result<(), CliError> {
         None => vec![Step::Configure, Step::Release, Step::Run],
     };
     // All steps' resources are explored together: one round trip per host in total.
-    let specs: Vec<_> = steps
-        .iter()
-        .flat_map(|st| section(&file, *st).iter().cloned())
-        .collect();
-    let reports = engine::converge_all(
-        &run_context(&args.env, &file),
-        &record.hosts,
-        resources(&specs),
-        Mode::Plan,
-    )
-    .await;
+    let mut all = Vec::new();
+    for st in &steps {
+        all.extend(entries(section(&file, *st), &record)?);
+    }
+    let ctx = run_context(s, &record, &file)?;
+    let rollout = Rollout {
+        parallel: args.parallel,
+        ..Rollout::default()
+    };
+    let reports = rollout::run(&ctx, &record.hosts, &all, Mode::Plan, &rollout, &[])
+        .await
+        .hosts;
     let failed = reports.iter().any(|r| r.error.is_some());
     let steps: Vec<_> = steps.iter().map(|s| s.name()).collect();
     s.out.result(

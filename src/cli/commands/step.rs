@@ -2,19 +2,18 @@
 //! environment's lock, checks the transition, does its work, and records the new state
 //! (or `<step>_failed` with the error) and a history line.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{config_dir, failure_summary, render_reports, run_context, Session};
-use crate::cli::args::StepArgs;
+use super::{config_dir, entries, failure_summary, render_reports, run_context, Session};
+use crate::cli::args::{RolloutArgs, StepArgs};
 use crate::cli::error::{CliError, EXIT_USAGE};
 use crate::config::{EnvironmentFile, ResourceSpec};
-use crate::engine::{self, HostReport, Mode};
-use crate::inventory::Host;
+use crate::engine::rollout::{self, BatchReport, Rollout, RolloutReport};
+use crate::engine::{HostReport, Mode};
+use crate::inventory::{Host, LastRun};
 use crate::provider;
-use crate::resource;
 use crate::state::lifecycle;
 use crate::state::store::{now, HistoryEntry};
 use crate::state::{Failure, Record, State, Step};
@@ -29,6 +28,10 @@ struct StepResult<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     hosts: Vec<HostReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    batches: Vec<BatchReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopped: Option<String>,
 }
 
 pub fn section(file: &EnvironmentFile, step: Step) -> &[ResourceSpec] {
@@ -40,11 +43,20 @@ pub fn section(file: &EnvironmentFile, step: Step) -> &[ResourceSpec] {
     }
 }
 
-pub fn resources(specs: &[ResourceSpec]) -> Vec<(Vec<String>, Arc<dyn resource::Resource>)> {
-    specs
-        .iter()
-        .map(|s| (s.roles().to_vec(), Arc::from(resource::from_spec(s))))
-        .collect()
+pub fn rollout_of(args: &RolloutArgs) -> Rollout {
+    Rollout {
+        parallel: args.parallel,
+        fail_fast: args.fail_fast,
+        canary: args.canary,
+        batch: args.batch,
+    }
+}
+
+/// What one step did, before it is recorded.
+struct Done {
+    hosts: Option<Vec<Host>>,
+    rollout: Option<RolloutReport>,
+    outcome: Result<(), String>,
 }
 
 pub async fn run(s: &Session, step: Step, args: &StepArgs) -> Result<(), CliError> {
@@ -65,7 +77,7 @@ pub async fn run(s: &Session, step: Step, args: &StepArgs) -> Result<(), CliErro
         .code(EXIT_USAGE));
     }
     let from = record.state.name();
-    let ctx = run_context(&args.env, &file);
+    let ctx = run_context(s, &record, &file)?;
     let started = Instant::now();
     let mode = if args.dry_run {
         Mode::Plan
@@ -79,33 +91,69 @@ pub async fn run(s: &Session, step: Step, args: &StepArgs) -> Result<(), CliErro
         if args.dry_run { " (dry run)" } else { "" }
     ));
 
-    let (hosts, reports, outcome): (Option<Vec<Host>>, Vec<HostReport>, Result<(), String>) =
-        match step {
-            Step::Provision if args.dry_run => (None, Vec::new(), Ok(())),
-            Step::Provision => match provider::provision(&file, &ctx, &config_dir(&record)).await {
-                Ok(hosts) => (Some(hosts), Vec::new(), Ok(())),
-                Err(e) => (None, Vec::new(), Err(with_help(e.to_string(), e.help()))),
+    let done = match step {
+        Step::Provision | Step::Destroy if args.dry_run => Done {
+            hosts: None,
+            rollout: None,
+            outcome: Ok(()),
+        },
+        Step::Provision => match provider::provision(&file, &ctx, &config_dir(&record)).await {
+            Ok(hosts) => Done {
+                hosts: Some(hosts),
+                rollout: None,
+                outcome: Ok(()),
             },
-            Step::Destroy if args.dry_run => (None, Vec::new(), Ok(())),
-            Step::Destroy => match provider::destroy(&file, &ctx, &config_dir(&record)).await {
-                Ok(()) => (Some(Vec::new()), Vec::new(), Ok(())),
-                Err(e) => (None, Vec::new(), Err(e.to_string())),
+            Err(e) => Done {
+                hosts: None,
+                rollout: None,
+                outcome: Err(ctx.redactor().redact(&with_help(e.to_string(), e.help()))),
             },
-            _ => {
-                let reports = engine::converge_all(
-                    &ctx,
-                    &record.hosts,
-                    resources(section(&file, step)),
-                    mode,
-                )
-                .await;
-                let outcome = match failure_summary(&reports) {
-                    Some(why) => Err(why),
-                    None => Ok(()),
-                };
-                (None, reports, outcome)
+        },
+        Step::Destroy => match provider::destroy(&file, &ctx, &config_dir(&record)).await {
+            Ok(()) => Done {
+                hosts: Some(Vec::new()),
+                rollout: None,
+                outcome: Ok(()),
+            },
+            Err(e) => Done {
+                hosts: None,
+                rollout: None,
+                outcome: Err(ctx.redactor().redact(&e.to_string())),
+            },
+        },
+        _ => {
+            let entries = entries(section(&file, step), &record)?;
+            let report = rollout::run(
+                &ctx,
+                &record.hosts,
+                &entries,
+                mode,
+                &rollout_of(&args.rollout),
+                &file.test,
+            )
+            .await;
+            // The state advances only when every host succeeded.
+            let outcome = match (&report.stopped, failure_summary(&report.hosts)) {
+                (Some(why), _) => Err(why.clone()),
+                (None, Some(why)) => Err(why),
+                (None, None) => Ok(()),
+            };
+            Done {
+                hosts: None,
+                rollout: Some(report),
+                outcome,
             }
-        };
+        }
+    };
+    let Done {
+        hosts,
+        rollout,
+        outcome,
+    } = done;
+    let (reports, batches, stopped) = match rollout {
+        Some(r) => (r.hosts, r.batches, r.stopped),
+        None => (Vec::new(), Vec::new(), None),
+    };
 
     if args.dry_run {
         let result = StepResult {
@@ -116,6 +164,8 @@ pub async fn run(s: &Session, step: Step, args: &StepArgs) -> Result<(), CliErro
             state: from,
             error: outcome.clone().err(),
             hosts: reports,
+            batches,
+            stopped,
         };
         s.out.result(&result, || {
             dry_run_text(step, &record, &file, &result.hosts)
@@ -126,11 +176,14 @@ pub async fn run(s: &Session, step: Step, args: &StepArgs) -> Result<(), CliErro
         };
     }
 
-    // Facts from this run replace the stored ones, so `status` shows what was last seen.
+    // What this run saw and did replaces the stored cache, so `status` shows the last run.
     for report in &reports {
         if let Some(h) = record.hosts.iter_mut().find(|h| h.name == report.host) {
             if !report.facts.is_empty() {
                 h.facts = report.facts.clone();
+            }
+            if !report.not_started {
+                h.last_run = Some(LastRun::of(step.name(), report));
             }
         }
     }
@@ -159,27 +212,43 @@ pub async fn run(s: &Session, step: Step, args: &StepArgs) -> Result<(), CliErro
         state: record.state.name(),
         error: outcome.clone().err(),
         hosts: reports,
+        batches,
+        stopped,
     };
     s.out.result(&result, || {
         let mut text = render_reports(&result.hosts);
-        match &outcome {
-            Ok(()) => {
-                let changed: usize = result.hosts.iter().map(|h| h.changes.len()).sum();
-                if matches!(step, Step::Configure | Step::Release | Step::Run) {
-                    text.push_str(&format!(
-                        "{} change{} on {} host{}; ",
-                        changed,
-                        plural(changed),
-                        result.hosts.len(),
-                        plural(result.hosts.len())
-                    ));
-                }
-                text.push_str(&format!("environment `{}` is {}", args.env, result.state));
-                if let Some(next) = next_step(step).filter(|_| !s.chained.get()) {
-                    text.push_str(&format!("\nnext: ferry {} {}", next.name(), args.env));
-                }
+        for (b, batch) in result.batches.iter().enumerate() {
+            for c in &batch.checks {
+                let failing: Vec<&str> = c.checks.iter().filter(|r| !r.passed).map(|r| r.name.as_str()).collect();
+                let verdict = match (&c.error, failing.is_empty()) {
+                    (Some(e), _) => format!("error: {e}"),
+                    (None, true) => "checks passed".to_owned(),
+                    (None, false) => format!("checks FAILED: {}", failing.join(", ")),
+                };
+                text.push_str(&format!("batch {} {}: {verdict}\n", b + 1, c.host));
             }
-            Err(_) => text.push_str(&format!("environment `{}` is {}", args.env, result.state)),
+        }
+        if let Some(why) = &result.stopped {
+            text.push_str(&format!("rollout stopped: {why}\n"));
+        }
+        if matches!(step, Step::Configure | Step::Release | Step::Run) {
+            let count = |f: &dyn Fn(&HostReport) -> bool| result.hosts.iter().filter(|h| f(h)).count();
+            let changed = count(&|h| h.succeeded() && !h.changes.is_empty());
+            let unchanged = count(&|h| h.succeeded() && h.changes.is_empty());
+            let failed = count(&|h| !h.succeeded() && !h.not_started);
+            let skipped = count(&|h| h.not_started);
+            let total: usize = result.hosts.iter().map(|h| h.changes.len()).sum();
+            text.push_str(&format!("{total} change{}: {changed} host{} changed, {unchanged} unchanged, {failed} failed", plural(total), plural(changed)));
+            if skipped > 0 {
+                text.push_str(&format!(", {skipped} not started"));
+            }
+            text.push_str("; ");
+        }
+        text.push_str(&format!("environment `{}` is {}", args.env, result.state));
+        if outcome.is_ok() {
+            if let Some(next) = next_step(step).filter(|_| !s.chained.get()) {
+                text.push_str(&format!("\nnext: ferry {} {}", next.name(), args.env));
+            }
         }
         text
     });

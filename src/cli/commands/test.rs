@@ -28,7 +28,8 @@ pub async fn run(s: &Session, args: &EnvArg) -> Result<(), CliError> {
     }
     let started = Instant::now();
     let reports =
-        engine::check_all(&run_context(&args.env, &file), &record.hosts, &file.test).await;
+        engine::checks::check_all(&run_context(s, &record, &file)?, &record.hosts, &file.test)
+            .await;
     let passed = reports.iter().all(|r| r.passed());
     let failed: Vec<String> = reports
         .iter()

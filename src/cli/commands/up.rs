@@ -2,7 +2,7 @@
 //! the whole lifecycle in one command, each step recorded as if run by hand.
 
 use super::{create, step, test, Session};
-use crate::cli::args::{CreateArgs, EnvArg, StepArgs, UpArgs};
+use crate::cli::args::{CreateArgs, EnvArg, RolloutArgs, StepArgs, UpArgs};
 use crate::cli::error::CliError;
 use crate::state::{Phase, Step};
 
@@ -41,6 +41,7 @@ pub async fn run(s: &Session, args: &UpArgs) -> Result<(), CliError> {
             &StepArgs {
                 env: args.env.clone(),
                 dry_run: false,
+                rollout: RolloutArgs::default(),
             },
         )
         .await?;
