@@ -199,3 +199,234 @@ fn test_reports_failing_checks_with_exit_4() {
     );
     assert_eq!(sb.history("checks").last().unwrap()["outcome"], "failed");
 }
+
+#[test]
+fn templates_symlinks_handlers_and_after_work_together() {
+    let sb = Sandbox::new();
+    let root = sb.at("app");
+    provisioned(
+        &sb,
+        "app",
+        &format!(
+            r#"[provider]
+type = "local"
+[vars]
+port = 8080
+[handlers.reload]
+command = "echo reloaded >> {root}/reloads"
+[[configure]]
+type = "template"
+path = "{root}/app.conf"
+template = "port={{{{ port }}}} host={{{{ host.name }}}} os={{{{ facts.os }}}}\n"
+notify = ["reload"]
+after = ["directory:{root}"]
+[[configure]]
+type = "directory"
+path = "{root}"
+[[configure]]
+type = "symlink"
+path = "{root}/current"
+target = "{root}/app.conf"
+notify = ["reload"]
+[[configure]]
+type = "command"
+name = "never"
+command = "touch {root}/never"
+only_if = "false"
+"#
+        ),
+    );
+    let r = sb.ferry(&["configure", "app", "--json"]).ok().json();
+    let changes: Vec<&str> = r["hosts"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["resource"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            format!("directory:{root}"),
+            format!("template:{root}/app.conf"),
+            format!("symlink:{root}/current")
+        ],
+        "after moved the template behind its directory"
+    );
+    assert_eq!(r["hosts"][0]["handlers"][0]["handler"], "reload");
+    assert_eq!(
+        r["hosts"][0]["round_trips"], 2,
+        "handlers run inside the apply call"
+    );
+    let conf = std::fs::read_to_string(sb.path().join("app/app.conf")).unwrap();
+    assert!(conf.starts_with("port=8080 host=local os="), "{conf}");
+    assert_eq!(
+        std::fs::read_link(sb.path().join("app/current")).unwrap(),
+        sb.path().join("app/app.conf")
+    );
+    assert_eq!(
+        std::fs::read_to_string(sb.path().join("app/reloads")).unwrap(),
+        "reloaded\n",
+        "one run for two notifications"
+    );
+    assert!(
+        !sb.path().join("app/never").exists(),
+        "only_if kept the command from running"
+    );
+
+    // Nothing changed: the handler does not fire again.
+    let r = sb.ferry(&["configure", "app", "--json"]).ok().json();
+    assert_eq!(r["hosts"][0]["changes"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        std::fs::read_to_string(sb.path().join("app/reloads")).unwrap(),
+        "reloaded\n"
+    );
+}
+
+#[test]
+fn secrets_never_reach_output_or_state() {
+    let sb = Sandbox::new();
+    let root = sb.at("s");
+    sb.create(
+        "sec",
+        &format!(
+            r#"[provider]
+type = "local"
+[secrets.token]
+env = "FERRY_TEST_TOKEN"
+[[configure]]
+type = "directory"
+path = "{root}"
+[[configure]]
+type = "template"
+path = "{root}/creds"
+template = "token={{{{ token }}}}\n"
+[[configure]]
+type = "command"
+name = "echo it"
+command = "echo using $FERRY_SECRET_TOKEN; exit 1"
+"#
+        ),
+    );
+    let secret = "s3cr3t-value-42";
+    let r: crate::support::ferry::Run = sb
+        .command(&["provision", "sec"])
+        .env("FERRY_TEST_TOKEN", secret)
+        .output()
+        .unwrap()
+        .into();
+    r.ok();
+    let plan = sb
+        .command(&["plan", "sec"])
+        .env("FERRY_TEST_TOKEN", secret)
+        .output()
+        .unwrap();
+    let plan = String::from_utf8_lossy(&plan.stdout).into_owned();
+    assert!(
+        plan.contains("+token=[secret]"),
+        "the diff is redacted: {plan}"
+    );
+    let r: crate::support::ferry::Run = sb
+        .command(&["configure", "sec"])
+        .env("FERRY_TEST_TOKEN", secret)
+        .output()
+        .unwrap()
+        .into();
+    let r = r.code(1);
+    assert!(r.stdout.contains("using [secret]"), "{}", r.stdout);
+    assert!(!r.stdout.contains(secret) && !r.stderr.contains(secret));
+    assert_eq!(
+        std::fs::read_to_string(sb.path().join("s/creds")).unwrap(),
+        format!("token={secret}\n"),
+        "the host gets the real value"
+    );
+    for entry in std::fs::read_dir(sb.state_dir().join("sec")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+        assert!(!text.contains(secret), "a state file holds the secret");
+    }
+    let missing = sb.ferry(&["configure", "sec"]).code(1);
+    assert!(
+        missing
+            .stderr
+            .contains("FERRY_TEST_TOKEN, which is not set"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn a_canary_whose_checks_fail_stops_the_rollout() {
+    let sb = Sandbox::new();
+    let out = sb.at("out");
+    std::fs::create_dir(sb.path().join("out")).unwrap();
+    let hosts: Vec<String> = (1..=4)
+        .map(|i| {
+            format!("{{\"name\": \"h{i}\", \"address\": \"127.0.0.1\", \"connection\": \"local\"}}")
+        })
+        .collect();
+    sb.write(
+        "inventory.json",
+        &format!("{{\"hosts\": [{}]}}", hosts.join(",")),
+    );
+    provisioned(
+        &sb,
+        "canary",
+        &format!(
+            r#"[provider]
+type = "command"
+provision = "cat inventory.json"
+[[configure]]
+type = "command"
+name = "mark"
+command = "touch {out}/$FERRY_HOST"
+[[test]]
+name = "healthy"
+command = "test ! -e {out}/h1"
+"#
+        ),
+    );
+    let r = sb
+        .ferry(&["configure", "canary", "--canary", "1", "--json"])
+        .code(1)
+        .json();
+    assert!(
+        r["stopped"]
+            .as_str()
+            .unwrap()
+            .contains("canary checks failed on h1"),
+        "{r}"
+    );
+    assert_eq!(r["hosts"][1]["not_started"], true);
+    let marked: Vec<_> = std::fs::read_dir(sb.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(marked, ["h1"], "only the canary was touched");
+    assert_eq!(sb.state("canary")["state"], "configure_failed");
+
+    // In batches of two with passing checks, every host gets there.
+    std::fs::remove_file(sb.path().join("out/h1")).unwrap();
+    sb.write(
+        "env.toml",
+        &std::fs::read_to_string(sb.path().join("env.toml"))
+            .unwrap()
+            .replace("test ! -e", "test -e"),
+    );
+    sb.ferry(&["create", "canary", "--config", "env.toml", "--update"])
+        .ok();
+    let r = sb
+        .ferry(&[
+            "configure",
+            "canary",
+            "--canary",
+            "25%",
+            "--batch",
+            "2",
+            "--parallel",
+            "1",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(r["batches"].as_array().unwrap().len(), 3, "{r}");
+    assert_eq!(std::fs::read_dir(sb.path().join("out")).unwrap().count(), 4);
+}
