@@ -40,6 +40,9 @@ pub struct FerryConfig {
     pub windows_archives: Vec<ArchiveFormat>,
     pub package: PackageMeta,
     pub variants: BTreeMap<String, Variant>,
+    /// Where releases go (`[ferry.release]`, see `release/config.rs`); `release` needs it.
+    #[serde(default)]
+    pub release: Option<crate::release::config::ReleaseConfig>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, Deserialize)]

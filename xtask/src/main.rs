@@ -15,6 +15,7 @@ mod dist;
 mod keygen;
 mod pipeline;
 mod plan;
+mod release;
 mod setup;
 mod sign;
 mod stage;
@@ -49,6 +50,20 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Install the cross toolchain and the tools dist/verify use (Debian 12, as root).
     Setup(setup::SetupArgs),
+    /// Release: preflight, version bump, CHANGELOG, tag, dist, publish to GitHub (a draft until
+    /// every asset verifies), Homebrew tap, notification. Resumable; `--dry-run` prints the plan.
+    ///
+    /// Example: `cargo xtask release --bump minor --dry-run`, `cargo xtask release --resume`.
+    Release(release::ReleaseArgs),
+    /// Re-point "latest" (GitHub, Homebrew, installers' pointer) to a verified earlier release
+    /// and mark the bad one yanked; deletes nothing.
+    ///
+    /// Example: `cargo xtask rollback --to 1.1.0 --reason "crash on start" --dry-run`.
+    Rollback(release::rollback::RollbackArgs),
+    /// Preview the next CHANGELOG section (Unreleased + Conventional Commits), or write it.
+    ///
+    /// Example: `cargo xtask changelog`, `cargo xtask changelog --version 1.2.0`.
+    Changelog(release::ChangelogArgs),
     /// Make a minisign key pair for signing releases.
     Keygen(keygen::KeygenArgs),
 }
@@ -61,6 +76,9 @@ fn main() -> std::process::ExitCode {
         Command::Verify(args) => verify::run(&args),
         Command::Setup(args) => setup::run(&args),
         Command::Keygen(args) => keygen::run(&args),
+        Command::Release(args) => release::run(&args),
+        Command::Rollback(args) => release::rollback::run(&args),
+        Command::Changelog(args) => release::run_changelog(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -509,10 +509,13 @@ fn check_headers(r: &mut Report, archive_name: &str, info: &TargetInfo, bytes: &
     }
 }
 
+/// A wrapper program (none: run the binary itself) and the environment it needs.
+type Runner = (Option<PathBuf>, Vec<(&'static str, &'static str)>);
+
 /// How to execute a binary of `info` on this machine, if at all.
 fn runner(
     info: &TargetInfo,
-) -> Result<(Option<PathBuf>, Vec<(&'static str, &'static str)>), String> {
+) -> Result<Runner, String> {
     let host = crate::targets::host_triple();
     let host_arch = host.split('-').next().unwrap_or_default();
     let host_linux = host.contains("-linux-");
@@ -623,7 +626,7 @@ fn check_version(
         }
     }
     if problems.is_empty() {
-        r.pass(archive_name, "run", format!("ran {how}: {}", stdout.trim()));
+        r.pass(archive_name, "run", format!("ran {how}: {v}"));
     } else {
         r.fail(
             archive_name,

@@ -103,9 +103,7 @@ fn entries_for(
         },
     });
     for inc in &variant.include {
-        let src = ctx.options.root.join(inc);
-        let rel = inc.to_string_lossy().replace('\\', "/");
-        add_tree(&mut entries, &src, &format!("{}/{rel}", a.root)).with_context(|| {
+        add_include(&mut entries, &ctx.options.root, inc, &a.root).with_context(|| {
             format!(
                 "adding {} (ferry.variants.{}.include)",
                 inc.display(),
@@ -135,6 +133,69 @@ fn entries_for(
         }
     }
     Ok(entries)
+}
+
+/// Adds a repository path. In a git checkout only tracked files go in, so a stray untracked
+/// file can't make two builds of one commit differ; elsewhere (a source tarball) the whole tree.
+fn add_include(
+    entries: &mut Vec<Entry>,
+    root: &Path,
+    inc: &Path,
+    archive_root: &str,
+) -> anyhow::Result<()> {
+    let src = root.join(inc);
+    if !src.exists() {
+        anyhow::bail!("{} does not exist", src.display());
+    }
+    let listed = duct::cmd!("git", "ls-files", "-z", "--", inc)
+        .dir(root)
+        .stderr_null()
+        .stdout_capture()
+        .unchecked()
+        .run();
+    let tracked: Vec<String> = match listed {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
+            .split('\0')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        _ => {
+            return add_tree(
+                entries,
+                &src,
+                &format!("{archive_root}/{}", inc.to_string_lossy()),
+            )
+        }
+    };
+    if tracked.is_empty() {
+        anyhow::bail!("{} has no files tracked by git", inc.display());
+    }
+    let mut dirs = std::collections::BTreeSet::new();
+    for file in &tracked {
+        let mut p = Path::new(file).parent();
+        while let Some(d) = p.filter(|d| !d.as_os_str().is_empty()) {
+            dirs.insert(d.to_string_lossy().into_owned());
+            p = d.parent();
+        }
+        let bytes = std::fs::read(root.join(file)).with_context(|| format!("reading {file}"))?;
+        entries.push(Entry {
+            path: format!("{archive_root}/{file}"),
+            data: EntryData::File {
+                bytes: Arc::new(bytes),
+                executable: false,
+            },
+        });
+    }
+    for d in dirs {
+        let path = format!("{archive_root}/{d}");
+        if !entries.iter().any(|e| e.path == path) {
+            entries.push(Entry {
+                path,
+                data: EntryData::Dir,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Adds a file or a directory tree. Modes come from the entry kind, not the checkout, so a

@@ -6,6 +6,8 @@
 
 mod cross;
 mod dist_host;
+mod github_fake;
+mod http;
 mod interop;
 mod plan;
 mod support;
