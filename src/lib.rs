@@ -6,9 +6,11 @@
 //! hosts and roles; `provider` creates and removes hosts; `resource` the resource types;
 //! `engine` explore → diff → apply; `transport` carries scripts to hosts.
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod http;
 pub mod inventory;
 pub mod plan;
 pub mod provider;

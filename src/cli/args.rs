@@ -98,10 +98,20 @@ pub enum Command {
     /// Example: ferry configure staging --dry-run
     Configure(StepArgs),
 
-    /// Apply the `[[release]]` resources to the hosts (state: released).
+    /// Apply the `[[release]]` resources to the hosts (state: released); with `--version`,
+    /// also install that release of the environment's `[app]` and switch to it.
     ///
-    /// Example: ferry release staging
-    Release(StepArgs),
+    /// The artifact for each host's platform is fetched once, its SHA-256 and minisign
+    /// signature verified before any host changes, and shipped in the apply call.
+    ///
+    /// Example: ferry release staging --version 1.4.2 --canary 1 --auto-rollback
+    Release(ReleaseArgs),
+
+    /// Switch the `[app]` back to the previous release (or `--to` one) already on the hosts,
+    /// then run the `[[test]]` checks. No download, no rebuild.
+    ///
+    /// Example: ferry rollback staging --to 1.4.1
+    Rollback(RollbackArgs),
 
     /// Apply the `[[run]]` resources to the hosts (state: running).
     ///
@@ -202,6 +212,42 @@ pub struct StepArgs {
     pub env: String,
 
     /// Show what would happen, change nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub rollout: RolloutArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    #[command(flatten)]
+    pub step: StepArgs,
+
+    /// The `[app]` version to install and switch to.
+    #[arg(long, value_name = "X.Y.Z")]
+    pub version: Option<String>,
+
+    /// The release's dist-manifest.json (path or http:// URL; default: `[app] manifest`).
+    #[arg(long, value_name = "PATH|URL", requires = "version")]
+    pub manifest: Option<String>,
+
+    /// When the rollout fails (a host fails, or canary/batch checks fail), switch the hosts
+    /// already done back to their previous release.
+    #[arg(long)]
+    pub auto_rollback: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The environment's name.
+    pub env: String,
+
+    /// The release to switch to (default: the one before the current, per host).
+    #[arg(long, value_name = "X.Y.Z")]
+    pub to: Option<String>,
+
+    /// Show what would be switched, change nothing.
     #[arg(long, short = 'n')]
     pub dry_run: bool,
 

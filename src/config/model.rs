@@ -40,6 +40,51 @@ pub struct EnvironmentFile {
     /// Secret variables: available like `vars`, never shown.
     #[serde(default)]
     pub secrets: BTreeMap<String, SecretSpec>,
+    /// A versioned application: `ferry release --version` installs releases of it.
+    #[serde(default)]
+    pub app: Option<AppSpec>,
+}
+
+/// An application deployed as versioned releases: `<root>/releases/<version>/`, with
+/// `<root>/current` switched atomically and the last `keep` releases kept on disk.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AppSpec {
+    /// Where releases live on the hosts.
+    pub root: String,
+    /// Releases kept on each host (the current and previous ones always are).
+    #[serde(default = "default_keep")]
+    pub keep: usize,
+    /// Directories under `<root>/shared/` linked into every release (logs, data, config).
+    #[serde(default)]
+    pub shared: Vec<String>,
+    /// Where a release's dist-manifest.json is: a path (relative to the environment file)
+    /// or an http:// URL; `{version}` is replaced by the version.
+    #[serde(default)]
+    pub manifest: Option<String>,
+    /// The variant of the artifacts to deploy (`complete` or `minimal`, as in the manifest).
+    #[serde(default = "default_variant")]
+    pub variant: String,
+    /// The minisign public key artifacts must be signed with (the base64 line, `RW...`).
+    #[serde(default)]
+    pub public_key: Option<String>,
+    /// Or: a minisign public key file, relative to the environment file.
+    #[serde(default)]
+    pub public_key_file: Option<String>,
+    /// Handlers to run on a host after its `current` release was switched (release or rollback).
+    #[serde(default)]
+    pub notify: Vec<String>,
+    /// Roles whose hosts get the app (every host when empty).
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+fn default_keep() -> usize {
+    5
+}
+
+fn default_variant() -> String {
+    "complete".to_owned()
 }
 
 /// Where the hosts come from and how they go away.

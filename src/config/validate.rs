@@ -111,6 +111,7 @@ pub fn check(file: &EnvironmentFile) -> Vec<Problem> {
         check_resources(section, list, &known_roles, file, &mut out);
     }
     check_checks(file, &known_roles, &mut out);
+    check_app(file, &known_roles, &mut out);
     check_handlers_and_secrets(file, &mut out);
     out
 }
@@ -174,6 +175,59 @@ fn check_checks(file: &EnvironmentFile, known_roles: &BTreeSet<String>, out: &mu
         }
         check_role_refs(&c.roles, at("roles"), known_roles, file, out);
     }
+}
+
+fn check_app(file: &EnvironmentFile, known_roles: &BTreeSet<String>, out: &mut Vec<Problem>) {
+    let Some(app) = &file.app else { return };
+    let at = |k: &str| vec![key("app"), key(k)];
+    check_path(&app.root, at("root"), out);
+    if app.keep == 0 {
+        out.push(problem(
+            at("keep"),
+            "`keep = 0` would delete the release just installed",
+            "keep at least 2 releases so that rollback has somewhere to go",
+        ));
+    }
+    for (i, s) in app.shared.iter().enumerate() {
+        if s.is_empty() || s.starts_with('/') || s.split('/').any(|p| p == ".." || p.is_empty()) {
+            let mut path = at("shared");
+            path.push(Seg::Index(i));
+            out.push(problem(
+                path,
+                format!("`{s}` is not a relative path inside the release"),
+                "write a path such as \"logs\" or \"data/uploads\"",
+            ));
+        }
+    }
+    if !["complete", "minimal"].contains(&app.variant.as_str()) {
+        out.push(problem(
+            at("variant"),
+            format!("`{}` is not a variant", app.variant),
+            "use \"complete\" or \"minimal\"",
+        ));
+    }
+    if app.public_key.is_some() && app.public_key_file.is_some() {
+        out.push(problem(
+            at("public_key"),
+            "give `public_key` or `public_key_file`, not both",
+            "keep one of them",
+        ));
+    }
+    if app.manifest.is_some() && app.public_key.is_none() && app.public_key_file.is_none() {
+        out.push(problem(at("manifest"), "artifacts from a manifest are verified with minisign, but no public key is given", "add `public_key = \"RW...\"` (the second line of the release's minisign.pub) or `public_key_file`"));
+    }
+    for (j, h) in app.notify.iter().enumerate() {
+        if !file.handlers.contains_key(h) {
+            let mut path = at("notify");
+            path.push(Seg::Index(j));
+            out.push(problem(
+                path,
+                format!("no handler is named `{h}`"),
+                format!("declare it as `[handlers.{h}]`"),
+            ));
+        }
+    }
+    check_role_refs(&app.roles, at("roles"), known_roles, file, out);
 }
 
 fn check_handlers_and_secrets(file: &EnvironmentFile, out: &mut Vec<Problem>) {

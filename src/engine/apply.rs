@@ -48,6 +48,21 @@ pub enum Action {
     },
     /// Run a command, unless its guards say, at apply time, that it is no longer needed.
     Run { command: String, guard: Guard },
+    /// Install (when an archive is given) and switch an app's `current` release.
+    Switch(AppSwitch),
+}
+
+/// Unpack a release (if given) and switch `<root>/current` to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppSwitch {
+    pub root: String,
+    pub version: String,
+    /// A tar.gz and whether its entries sit under one top-level directory.
+    pub archive: Option<(Vec<u8>, bool)>,
+    pub shared: Vec<String>,
+    /// The release `current` pointed at when explored (the compare-and-swap).
+    pub expect_current: Option<String>,
+    pub prune: Vec<String>,
 }
 
 /// Re-checked right before a command runs: the compare-and-swap of commands.
@@ -200,6 +215,7 @@ fn action_script(i: usize, action: &Action, payload: &mut tar::Builder<Vec<u8>>)
                 t = sh_quote(target),
             )
         }
+        Action::Switch(sw) => switch_script(i, sw, &ok, payload),
         Action::Run { command, guard } => {
             let mut done = Vec::new();
             if let Some(p) = &guard.creates {
@@ -221,6 +237,51 @@ fn action_script(i: usize, action: &Action, payload: &mut tar::Builder<Vec<u8>>)
             )
         }
     }
+}
+
+fn switch_script(
+    i: usize,
+    sw: &AppSwitch,
+    ok: &str,
+    payload: &mut tar::Builder<Vec<u8>>,
+) -> String {
+    let root = sh_quote(&sw.root);
+    let v = sh_quote(&sw.version);
+    let expect = sh_quote(sw.expect_current.as_deref().unwrap_or(""));
+    let mut s = format!(
+        "_root={root}; _v={v}; _rel=\"$_root/releases/$_v\"; _cur=$(readlink \"$_root/current\" 2>/dev/null | sed 's|^releases/||')\n\
+         if [ \"$_cur\" != {expect} ]; then printf 'R {i} conflict current is %s\\n' \"${{_cur:-nothing}}\"; _failed=1; else (\n\
+         set -e\nmkdir -p \"$_root/releases\" \"$_root/shared\"\n"
+    );
+    match &sw.archive {
+        Some((bytes, nested)) => {
+            add_blob(payload, &i.to_string(), bytes);
+            let strip = if *nested { " --strip-components=1" } else { "" };
+            s.push_str(&format!(
+                "if [ ! -e \"$_rel/.ferry-release\" ]; then\n  _tmp=\"$_root/releases/.incoming-$_v\"; rm -rf \"$_tmp\"; mkdir -p \"$_tmp\"\n  gzip -dc \"$_stage/{i}\" | tar -xf - -C \"$_tmp\"{strip}\n"
+            ));
+            for sh in &sw.shared {
+                let q = sh_quote(sh);
+                s.push_str(&format!(
+                    "  mkdir -p \"$_root/shared/\"{q}; rm -rf \"$_tmp/\"{q}; mkdir -p \"$(dirname \"$_tmp/\"{q})\"; ln -s \"$_root/shared/\"{q} \"$_tmp/\"{q}\n"
+                ));
+            }
+            s.push_str("  echo \"$_v\" > \"$_tmp/.ferry-release\"; rm -rf \"$_rel\"; mv \"$_tmp\" \"$_rel\"\nfi\n");
+        }
+        None => s.push_str("[ -e \"$_rel/.ferry-release\" ] || { echo \"release $_v is not on this host\" >&2; exit 1; }\n"),
+    }
+    // Rename a new link over `current`: GNU mv -T, BSD mv -h; a first release has nothing to replace.
+    s.push_str(
+        "rm -f \"$_root/.current.tmp\"; ln -s \"releases/$_v\" \"$_root/.current.tmp\"\n\
+         mv -T \"$_root/.current.tmp\" \"$_root/current\" 2>/dev/null || mv -h \"$_root/.current.tmp\" \"$_root/current\" 2>/dev/null || { [ ! -e \"$_root/current\" ] && mv \"$_root/.current.tmp\" \"$_root/current\"; }\n\
+         [ \"$(readlink \"$_root/current\")\" = \"releases/$_v\" ]\n\
+         printf '%s %s\\n' \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" \"$_v\" >> \"$_root/.ferry-history\"\n",
+    );
+    for p in &sw.prune {
+        s.push_str(&format!("rm -rf \"$_root/releases/\"{}\n", sh_quote(p)));
+    }
+    s.push_str(&format!(") >\"$_stage/out\" 2>&1 && {{ {ok}; }} || _fail {i} \"$(tail -n 1 \"$_stage/out\")\"; fi\n"));
+    s
 }
 
 fn add_blob(builder: &mut tar::Builder<Vec<u8>>, name: &str, content: &[u8]) {

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{connect, exports_for, script, RunContext};
@@ -252,7 +251,7 @@ async fn run_on_controller(host: &Host, check: &CheckSpec) -> CheckResult {
             let url = expand(check.url.as_deref().unwrap_or(""), host);
             match tokio::time::timeout(limit, http_get(&url)).await {
                 Ok(Ok((status, body))) => judge(check, i32::from(status), body),
-                Ok(Err(e)) => fail(format!("{url}: {e}")),
+                Ok(Err(e)) => fail(e),
                 Err(_) => fail(format!("{url}: no answer within {}s", limit.as_secs())),
             }
         }
@@ -260,37 +259,7 @@ async fn run_on_controller(host: &Host, check: &CheckSpec) -> CheckResult {
     }
 }
 
-/// A plain HTTP/1.0 GET: enough for health checks, with no TLS stack in the binary.
 async fn http_get(url: &str) -> Result<(u16, String), String> {
-    let rest = url.strip_prefix("http://").ok_or("from the controller only http:// URLs are checked; use `from = \"host\"` to check https with the host's curl")?;
-    let (authority, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
-    let addr = if authority.contains(':') {
-        authority.to_owned()
-    } else {
-        format!("{authority}:80")
-    };
-    let mut stream = TcpStream::connect(&addr).await.map_err(|e| e.to_string())?;
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\nUser-Agent: ferry\r\nConnection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut response = Vec::new();
-    stream
-        .take(1 << 20)
-        .read_to_end(&mut response)
-        .await
-        .map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&response);
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or("the answer is not HTTP")?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map_or(String::new(), |(_, b)| b.to_owned());
-    Ok((status, body))
+    let (status, body) = crate::http::get(url, 1 << 20).await?;
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }

@@ -136,6 +136,8 @@ pub struct RunContext {
     pub handlers: BTreeMap<String, HandlerSpec>,
     /// Trust (and record) the host key of SSH hosts not yet in known_hosts.
     pub accept_new_host_keys: bool,
+    /// Extra facts explore reports: (name, shell command printing one line).
+    pub fact_commands: Vec<(String, String)>,
 }
 
 impl RunContext {
@@ -214,10 +216,16 @@ async fn converge_into(
     let exports = exports_for(ctx, host);
     let secrets = script::secret_exports(&ctx.secrets);
     let probes: Vec<_> = entries.iter().map(|e| e.resource.probes()).collect();
+    let mut preamble = exports.clone();
+    for (name, command) in &ctx.fact_commands {
+        preamble.push_str(&format!(
+            "printf 'F {name} %s\\n' \"$( ( {command}\n) </dev/null 2>/dev/null | head -n 1)\"\n"
+        ));
+    }
     report.round_trips += 1;
     let explored = match transport
         .exec(
-            &explore::script(&exports, &probes),
+            &explore::script(&preamble, &probes),
             secrets.clone().into_bytes(),
         )
         .await

@@ -6,6 +6,7 @@
 //! Adding a type is one module here plus one line in [`from_spec`].
 
 mod account;
+pub mod app;
 mod attrs;
 mod command;
 mod directory;
@@ -112,6 +113,12 @@ pub fn from_spec(spec: &ResourceSpec, base: &Path) -> Result<Box<dyn Resource>, 
 /// service manager ferry knows.
 pub fn service_restart(name: &str, facts: &BTreeMap<String, String>) -> Option<String> {
     service::restart(name, facts)
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    file::hex(&sha2::Sha256::digest(bytes))
 }
 
 /// Parses an octal mode written as text ("0644", "755"); `None` when it is not one.

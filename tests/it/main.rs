@@ -1,6 +1,7 @@
 //! Ferry's integration tests: one binary, one module per feature.
 //! New tests go in the module of the feature they exercise; shared helpers in `support`.
 
+mod app_release;
 mod cli;
 mod config_errors;
 mod engine_local;

@@ -6,6 +6,7 @@ pub mod create;
 #[cfg(feature = "complete")]
 pub mod docs;
 pub mod plan;
+pub mod release;
 pub mod status;
 pub mod step;
 pub mod test;
@@ -109,6 +110,17 @@ pub fn run_context(
         secrets,
         handlers: file.handlers.clone(),
         accept_new_host_keys: s.accept_new_host_keys,
+        fact_commands: match &file.app {
+            Some(app) => {
+                let [current, releases, history] = crate::resource::app::probe_commands(&app.root);
+                vec![
+                    ("app_current".into(), current),
+                    ("app_releases".into(), releases),
+                    ("app_history".into(), history),
+                ]
+            }
+            None => Vec::new(),
+        },
     })
 }
 

@@ -48,6 +48,11 @@ pub fn status(s: &Session, args: &EnvArg) -> Result<(), CliError> {
                 let facts = ["os", "arch", "hostname"].iter().filter_map(|k| h.facts.get(*k).map(String::as_str)).collect::<Vec<_>>().join(" ");
                 let roles = if h.roles.is_empty() { "-".to_owned() } else { h.roles.join(",") };
                 t.push_str(&format!("  {:<16} {:<22} roles: {:<20} {facts}\n", h.name, h.address, roles));
+                if let Some(cur) = h.facts.get("app_current").filter(|c| !c.is_empty()) {
+                    let on_disk = h.facts.get("app_releases").map(|r| r.trim()).unwrap_or("");
+                    let switched = h.facts.get("app_history").map(|r| r.trim_end_matches(';').replace(';', ", ")).unwrap_or_default();
+                    t.push_str(&format!("  {:<16} release {cur} (on disk: {on_disk}; switches: {switched})\n", ""));
+                }
                 if let Some(last) = &h.last_run {
                     let verdict = if last.ok { "ok".to_owned() } else { format!("FAILED: {}", last.error.as_deref().unwrap_or("a change failed")) };
                     t.push_str(&format!("  {:<16} last {} at {}: {} change{}, {} round trip{}, {verdict}\n", "", last.step, last.at, last.changes, if last.changes == 1 { "" } else { "s" }, last.round_trips, if last.round_trips == 1 { "" } else { "s" }));

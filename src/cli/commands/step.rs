@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::{config_dir, entries, failure_summary, render_reports, run_context, Session};
-use crate::cli::args::{RolloutArgs, StepArgs};
+use crate::cli::args::{ReleaseArgs, RolloutArgs, StepArgs};
 use crate::cli::error::{CliError, EXIT_USAGE};
 use crate::config::{EnvironmentFile, ResourceSpec};
 use crate::engine::rollout::{self, BatchReport, Rollout, RolloutReport};
@@ -60,6 +60,16 @@ struct Done {
 }
 
 pub async fn run(s: &Session, step: Step, args: &StepArgs) -> Result<(), CliError> {
+    run_with(s, step, args, None).await
+}
+
+/// A step, with the `[app]` release `ferry release --version` asks for.
+pub async fn run_with(
+    s: &Session,
+    step: Step,
+    args: &StepArgs,
+    app: Option<&ReleaseArgs>,
+) -> Result<(), CliError> {
     let _lock = s.lock(&args.env, step)?;
     let (mut record, file) = s.open(&args.env)?;
     if let Err(refusal) = lifecycle::check(&record.state, step) {
@@ -122,8 +132,20 @@ pub async fn run(s: &Session, step: Step, args: &StepArgs) -> Result<(), CliErro
             },
         },
         _ => {
-            let entries = entries(section(&file, step), &record)?;
-            let report = rollout::run(
+            let mut entries = entries(section(&file, step), &record)?;
+            let app_version = app.and_then(|a| a.version.as_deref());
+            if let Some(version) = app_version {
+                // The app switch goes first, so the step's resources can refer to the new release.
+                let manifest = app.and_then(|a| a.manifest.as_deref());
+                entries.insert(
+                    0,
+                    super::release::app_entry(s, &record, &file, version, manifest).await?,
+                );
+            } else if step == Step::Release && file.app.is_some() {
+                s.out
+                    .progress("note: no --version given, so the [app] release was left as it is");
+            }
+            let mut report = rollout::run(
                 &ctx,
                 &record.hosts,
                 &entries,
@@ -132,6 +154,26 @@ pub async fn run(s: &Session, step: Step, args: &StepArgs) -> Result<(), CliErro
                 &file.test,
             )
             .await;
+            let failed = report.stopped.is_some() || failure_summary(&report.hosts).is_some();
+            if failed
+                && mode == Mode::Apply
+                && app_version.is_some()
+                && app.is_some_and(|a| a.auto_rollback)
+            {
+                let back = super::release::auto_rollback(s, &ctx, &record, &file, &report).await?;
+                let why = report
+                    .stopped
+                    .take()
+                    .unwrap_or_else(|| "a host failed".into());
+                report.stopped = Some(format!(
+                    "{why}; --auto-rollback switched {} back",
+                    if back.is_empty() {
+                        "no host".to_owned()
+                    } else {
+                        back.join(", ")
+                    }
+                ));
+            }
             // The state advances only when every host succeeded.
             let outcome = match (&report.stopped, failure_summary(&report.hosts)) {
                 (Some(why), _) => Err(why.clone()),

@@ -1,0 +1,295 @@
+//! `[app]` releases on real SSH hosts: install version A then B from signed dist output,
+//! roll back to A, refuse a tampered artifact, and `--auto-rollback` after a failing canary.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::ferry::Sandbox;
+use crate::support::hosts::Testbed;
+
+/// A release directory shaped like `cargo xtask dist` output: a tar.gz per platform with
+/// a top-level directory, `.minisig` signatures and a dist-manifest.json.
+struct Dist {
+    dir: PathBuf,
+}
+
+fn stripped_ferry(work: &Path) -> PathBuf {
+    let out = work.join("ferry-bin");
+    if !out.exists() {
+        let st = Command::new("strip")
+            .arg("-o")
+            .arg(&out)
+            .arg(env!("CARGO_BIN_EXE_ferry"))
+            .status()
+            .expect("strip runs");
+        assert!(st.success());
+    }
+    out
+}
+
+fn make_dist(work: &Path, version: &str, keys: &minisign::KeyPair) -> Dist {
+    let dir = work.join(format!("dist-{version}"));
+    let name = format!("ferry-{version}-linux-amd64-gnu-complete");
+    let stage = dir.join("stage").join(&name);
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::copy(stripped_ferry(work), stage.join("ferry")).unwrap();
+    std::fs::write(stage.join("VERSION"), format!("{version}\n")).unwrap();
+    let archive = format!("{name}.tar.gz");
+    let st = Command::new("tar")
+        .arg("-czf")
+        .arg(dir.join(&archive))
+        .arg("-C")
+        .arg(dir.join("stage"))
+        .arg(&name)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let bytes = std::fs::read(dir.join(&archive)).unwrap();
+    let sig = minisign::sign(
+        Some(&keys.pk),
+        &keys.sk,
+        &bytes[..],
+        Some(&format!("file:{archive}")),
+        None,
+    )
+    .unwrap();
+    std::fs::write(dir.join(format!("{archive}.minisig")), sig.to_string()).unwrap();
+    let sha = ferry::resource::sha256_hex(&bytes);
+    let manifest = serde_json::json!({
+        "dist_version": "ferry-xtask 0.0.0",
+        "announcement_tag": format!("v{version}"),
+        "releases": [{"app_name": "ferry", "app_version": version, "artifacts": [archive]}],
+        "artifacts": {
+            archive.clone(): {
+                "name": archive, "kind": "executable-zip", "target_triples": ["x86_64-unknown-linux-gnu"],
+                "assets": [{"name": "ferry", "path": format!("{name}/ferry"), "kind": "executable"}],
+                "checksums": {"sha256": sha},
+                "ferry": {"variant": "complete", "platform": "linux-amd64-gnu", "format": "tar.gz", "size": bytes.len(), "sha256": sha, "signature": format!("{archive}.minisig")}
+            }
+        },
+        "ferry": {"schema_version": 1}
+    });
+    std::fs::write(
+        dir.join("dist-manifest.json"),
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+    Dist { dir }
+}
+
+fn env_file(tb: &Testbed, work: &Path, keys: &minisign::KeyPair, extra: &str) -> String {
+    let mut s = format!(
+        r#"[provider]
+type = "static"
+
+[app]
+root = "/srv/app"
+keep = 3
+shared = ["logs"]
+manifest = "{}/dist-{{version}}/dist-manifest.json"
+public_key = "{}"
+notify = ["restarted"]
+
+[handlers.restarted]
+command = "readlink /srv/app/current >> /srv/restarts"
+
+[[test]]
+name = "current release runs"
+command = "/srv/app/current/ferry --version"
+"#,
+        work.display(),
+        keys.pk.to_base64()
+    );
+    s.push_str(extra);
+    for h in tb.hosts() {
+        s.push_str(&format!(
+            "\n[[hosts]]\nname = \"{}\"\naddress = \"{}\"\nport = {}\nuser = \"{}\"\nkey = \"{}\"\nknown_hosts = \"{}\"\n",
+            h.name,
+            h.address,
+            h.port,
+            h.user,
+            h.key.display(),
+            h.known_hosts.display()
+        ));
+    }
+    s
+}
+
+fn current(h: &crate::support::hosts::Host) -> String {
+    std::fs::read_link(h.srv.join("app/current"))
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn releases_switch_atomically_and_roll_back_without_downloading() {
+    let Some(tb) = Testbed::up(3) else { return };
+    let sb = Sandbox::new();
+    let keys = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+    make_dist(sb.path(), "1.0.0", &keys);
+    make_dist(sb.path(), "2.0.0", &keys);
+    sb.create("prod", &env_file(&tb, sb.path(), &keys, ""));
+    sb.ferry(&["provision", "prod"]).ok();
+    sb.ferry(&["configure", "prod"]).ok();
+
+    let r = sb
+        .ferry(&["release", "prod", "--version", "1.0.0", "--json"])
+        .ok()
+        .json();
+    assert_eq!(
+        r["hosts"][0]["changes"][0]["summary"],
+        "install and switch to 1.0.0 (from nothing)"
+    );
+    assert!(r["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|h| h["round_trips"] == 2));
+    sb.ferry(&["release", "prod", "--version", "2.0.0"]).ok();
+    for h in tb.hosts() {
+        assert_eq!(current(h), "releases/2.0.0", "{}", h.name);
+        let out = Command::new(h.srv.join("app/releases/1.0.0/ferry"))
+            .args(["--version", "--json"])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["variant"], "complete");
+        assert_eq!(
+            std::fs::read_to_string(h.srv.join("app/releases/2.0.0/VERSION")).unwrap(),
+            "2.0.0\n"
+        );
+        assert!(h.srv.join("app/shared/logs").is_dir());
+        assert_eq!(
+            std::fs::read_link(h.srv.join("app/releases/2.0.0/logs")).unwrap(),
+            Path::new("/srv/app/shared/logs")
+        );
+        assert_eq!(
+            std::fs::read_to_string(h.srv.join("restarts")).unwrap(),
+            "releases/1.0.0\nreleases/2.0.0\n",
+            "the handler ran after each switch"
+        );
+    }
+    // Releasing the current version again changes nothing.
+    let r = sb
+        .ferry(&["release", "prod", "--version", "2.0.0", "--json"])
+        .ok()
+        .json();
+    assert!(r["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|h| h["changes"].as_array().unwrap().is_empty()));
+
+    // Rollback: the artifacts can be gone, nothing is downloaded.
+    std::fs::remove_dir_all(sb.path().join("dist-1.0.0")).unwrap();
+    std::fs::remove_dir_all(sb.state_dir().join("cache")).unwrap();
+    let r = sb.ferry(&["rollback", "prod", "--json"]).ok().json();
+    assert_eq!(
+        r["hosts"][0]["changes"][0]["summary"],
+        "roll back to 1.0.0 (from 2.0.0)"
+    );
+    assert!(r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["checks"][0]["passed"] == true));
+    for h in tb.hosts() {
+        assert_eq!(current(h), "releases/1.0.0");
+    }
+    let r = sb.ferry(&["rollback", "prod", "--to", "0.9.0"]).code(1);
+    assert!(
+        r.stderr
+            .contains("release 0.9.0 is not on this host (releases there: 1.0.0, 2.0.0)"),
+        "{}",
+        r.stderr
+    );
+    let status = sb.ferry(&["status", "prod"]).ok().stdout;
+    assert!(
+        status.contains("release 1.0.0") && status.contains("on disk: 1.0.0 2.0.0"),
+        "{status}"
+    );
+    let history = sb.history("prod");
+    assert!(history
+        .iter()
+        .any(|h| h["command"].as_str().unwrap().starts_with("rollback")));
+}
+
+#[test]
+fn a_tampered_artifact_is_refused_before_any_host_changes() {
+    let Some(tb) = Testbed::up(3) else { return };
+    let sb = Sandbox::new();
+    let keys = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+    let dist = make_dist(sb.path(), "1.0.0", &keys);
+    sb.create("prod", &env_file(&tb, sb.path(), &keys, ""));
+    sb.ferry(&["provision", "prod"]).ok();
+    sb.ferry(&["configure", "prod"]).ok();
+    let archive = dist.dir.join("ferry-1.0.0-linux-amd64-gnu-complete.tar.gz");
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0xff;
+    std::fs::write(&archive, &bytes).unwrap();
+    let r = sb.ferry(&["release", "prod", "--version", "1.0.0"]).code(1);
+    assert!(
+        r.stderr.contains("does not match the manifest: SHA-256 is"),
+        "{}",
+        r.stderr
+    );
+    for h in tb.hosts() {
+        assert!(!h.srv.join("app").exists(), "{} was touched", h.name);
+    }
+
+    // Right digest, wrong signer: refused too.
+    let other = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+    make_dist(sb.path(), "1.1.0", &other);
+    let r = sb.ferry(&["release", "prod", "--version", "1.1.0"]).code(1);
+    assert!(
+        r.stderr.contains("minisign signature does not verify"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        sb.state("prod")["state"],
+        "configured",
+        "a refused release records no failure: nothing ran"
+    );
+}
+
+#[test]
+fn auto_rollback_switches_the_canary_back_when_its_checks_fail() {
+    let Some(tb) = Testbed::up(3) else { return };
+    let sb = Sandbox::new();
+    let keys = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+    make_dist(sb.path(), "1.0.0", &keys);
+    make_dist(sb.path(), "2.0.0", &keys);
+    let check = "\n[[test]]\nname = \"not 2.0.0\"\ncommand = \"! grep -q 2.0.0 /srv/app/current/VERSION\"\n";
+    sb.create("prod", &env_file(&tb, sb.path(), &keys, check));
+    sb.ferry(&["provision", "prod"]).ok();
+    sb.ferry(&["configure", "prod"]).ok();
+    sb.ferry(&["release", "prod", "--version", "1.0.0"]).ok();
+    let r = sb
+        .ferry(&[
+            "release",
+            "prod",
+            "--version",
+            "2.0.0",
+            "--canary",
+            "1",
+            "--auto-rollback",
+            "--json",
+        ])
+        .code(1)
+        .json();
+    let stopped = r["stopped"].as_str().unwrap();
+    assert!(
+        stopped.contains("canary checks failed on h1")
+            && stopped.contains("--auto-rollback switched h1 back"),
+        "{stopped}"
+    );
+    for h in tb.hosts() {
+        assert_eq!(current(h), "releases/1.0.0", "{}", h.name);
+    }
+    assert!(
+        !tb.host("h2").srv.join("app/releases/2.0.0").exists(),
+        "the rest were never touched"
+    );
+}
