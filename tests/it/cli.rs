@@ -49,6 +49,8 @@ fn every_command_explains_itself_with_an_example() {
         "destroy",
         "list",
         "check",
+        "up",
+        "rollback",
     ];
     if cfg!(feature = "complete") {
         commands.extend(["completions", "man"]);
