@@ -40,9 +40,24 @@ pub struct FerryConfig {
     pub windows_archives: Vec<ArchiveFormat>,
     pub package: PackageMeta,
     pub variants: BTreeMap<String, Variant>,
+    /// OCI images (`[ferry.image]`); without the table the oci stage is skipped.
+    #[serde(default)]
+    pub image: Option<ImageConfig>,
     /// Where releases go (`[ferry.release]`, see `release/config.rs`); `release` needs it.
     #[serde(default)]
     pub release: Option<crate::release::config::ReleaseConfig>,
+}
+
+/// `[ferry.image]`: what the oci stage builds. Tags and the registry come from `oci push`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ImageConfig {
+    /// Static Linux targets whose binaries become the image's platforms.
+    pub targets: Vec<String>,
+    /// Pinned packages (busybox-static, ca-certificates), relative to the repository.
+    pub inputs: PathBuf,
+    /// Variants whose image also gets a shell and core utilities (busybox) and runs as root.
+    pub with_shell: Vec<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, Deserialize)]
@@ -156,6 +171,21 @@ impl DistWorkspace {
                         "ferry.variants.{name}.include: `{}` must be a path inside the repository",
                         p.display()
                     );
+                }
+            }
+        }
+        if let Some(image) = &self.ferry.image {
+            for t in &image.targets {
+                let ok = TargetInfo::lookup(t).is_some_and(|i| {
+                    i.triple.ends_with("-linux-musl") && self.targets().contains(t)
+                });
+                if !ok {
+                    bail!("ferry.image.targets: `{t}` must be a static Linux (`*-linux-musl`) target listed in dist.targets");
+                }
+            }
+            for v in &image.with_shell {
+                if !self.ferry.variants.contains_key(v) {
+                    bail!("ferry.image.with-shell: unknown variant `{v}`");
                 }
             }
         }

@@ -57,6 +57,10 @@ pub enum ArtifactKind {
     /// Completions and man page from a host binary (staging dir, goes into archives).
     Generated,
     Archive,
+    /// A multi-platform image as an `oci-archive` tarball (shipped, checksummed, signed).
+    OciImage,
+    /// The same image as an OCI layout directory; its `sha256` is the image index digest.
+    OciLayout,
     /// `<artifact>.sha256`.
     Checksum,
     /// `SHA256SUMS`, covering every shipped artifact.

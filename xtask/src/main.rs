@@ -13,6 +13,7 @@ mod config;
 mod context;
 mod dist;
 mod keygen;
+mod oci;
 mod pipeline;
 mod plan;
 mod release;
@@ -66,6 +67,10 @@ enum Command {
     Changelog(release::ChangelogArgs),
     /// Make a minisign key pair for signing releases.
     Keygen(keygen::KeygenArgs),
+    /// OCI images: fetch their pinned inputs, push them to a registry, retag for rollback.
+    ///
+    /// Example: `cargo xtask oci push target/dist/0.1.0 --repository registry.example/ferry`.
+    Oci(oci::OciArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -76,6 +81,7 @@ fn main() -> std::process::ExitCode {
         Command::Verify(args) => verify::run(&args),
         Command::Setup(args) => setup::run(&args),
         Command::Keygen(args) => keygen::run(&args),
+        Command::Oci(args) => oci::run(&args),
         Command::Release(args) => release::run(&args),
         Command::Rollback(args) => release::rollback::run(&args),
         Command::Changelog(args) => release::run_changelog(&args),

@@ -27,6 +27,9 @@ pub const DIST: &[&dyn Stage] = &[
     &stage::generate::Generate,
     // Archives wrap binaries plus docs and generated files.
     &stage::archive::Archive,
+    // Images take the static Linux binaries and the complete variant's generated files, and
+    // are packaging like the archives: before checksums, signatures and the manifest.
+    &stage::oci::Oci,
     // Checksums cover every shipped file, so they come after all packaging stages.
     &stage::checksum::Checksum,
     // Signatures cover the artifacts and SHA256SUMS, so they follow the checksums.

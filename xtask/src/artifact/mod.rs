@@ -2,3 +2,4 @@
 //! stages: `stage/archive.rs` decides what goes in, `verify.rs` reads them back.
 
 pub mod archive;
+pub mod oci;

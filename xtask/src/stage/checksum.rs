@@ -10,7 +10,7 @@ use crate::plan::CHECKSUMS_FILE;
 pub struct Checksum;
 
 /// Kinds that users download; later packaging stages (deb, rpm, …) add theirs here.
-pub const SHIPPED: &[ArtifactKind] = &[ArtifactKind::Archive];
+pub const SHIPPED: &[ArtifactKind] = &[ArtifactKind::Archive, ArtifactKind::OciImage];
 
 impl Stage for Checksum {
     fn name(&self) -> &'static str {

@@ -172,6 +172,14 @@ fn build(ctx: &ReleaseContext) -> DistManifest {
             assets,
         );
     }
+    // Images: the oci-archive is the downloadable file; the layout directory's `sha256` is the
+    // image index digest (what a registry tag points to).
+    for a in ctx.artifacts.of_kind(ArtifactKind::OciImage) {
+        add(&a, "oci-image", Some(format!("{}.sha256", a.name)), vec![]);
+    }
+    for a in ctx.artifacts.of_kind(ArtifactKind::OciLayout) {
+        add(&a, "oci-layout", None, vec![]);
+    }
     for a in ctx.artifacts.of_kind(ArtifactKind::Checksum) {
         add(&a, "checksum", None, vec![]);
     }
@@ -179,6 +187,12 @@ fn build(ctx: &ReleaseContext) -> DistManifest {
         add(&a, "unified-checksum", None, vec![]);
     }
     let mut names: Vec<String> = archives.iter().map(|a| a.name.clone()).collect();
+    names.extend(
+        ctx.artifacts
+            .of_kind(ArtifactKind::OciImage)
+            .into_iter()
+            .map(|a| a.name),
+    );
     names.push(CHECKSUMS_FILE.to_owned());
     DistManifest {
         dist_version: format!("ferry-xtask {}", env!("CARGO_PKG_VERSION")),

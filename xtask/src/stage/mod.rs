@@ -5,4 +5,5 @@ pub mod build;
 pub mod checksum;
 pub mod generate;
 pub mod manifest;
+pub mod oci;
 pub mod sign;
