@@ -9,6 +9,7 @@
 
 mod artifact;
 mod ci;
+mod ci_install;
 mod config;
 mod context;
 mod dist;
@@ -41,6 +42,10 @@ enum Command {
     ///
     /// Example: `cargo xtask ci` (add `--skip-lint` to run only the tests).
     Ci(ci::CiArgs),
+    /// Copy the CI definitions in `ci/` to `.github/workflows/` and `.gitlab-ci.yml`.
+    ///
+    /// Example: `cargo xtask ci-install`, `cargo xtask ci-install --only github --check`.
+    CiInstall(ci_install::CiInstallArgs),
     /// Build, package, checksum and sign a release into `target/dist/<version>/`.
     ///
     /// Example: `cargo xtask dist --dry-run`, `cargo xtask dist --targets all --no-sign`.
@@ -77,6 +82,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Ci(args) => ci::run(&args),
+        Command::CiInstall(args) => ci_install::run(&args),
         Command::Dist(args) => dist::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Setup(args) => setup::run(&args),
