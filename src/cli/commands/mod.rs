@@ -235,6 +235,29 @@ fn outcome_text(o: &crate::engine::apply::Outcome) -> String {
     }
 }
 
+/// Refuses commands that talk to hosts when the environment has none (yet, or any more).
+pub fn require_hosts(record: &Record) -> Result<(), CliError> {
+    if record.hosts.is_empty() || record.state.phase() == crate::state::Phase::Destroyed {
+        return Err(CliError::new(format!(
+            "environment `{}` has no hosts yet (it is {})",
+            record.name,
+            record.state.name()
+        ))
+        .help(format!("run `ferry provision {}` first", record.name))
+        .code(super::error::EXIT_USAGE));
+    }
+    Ok(())
+}
+
+/// A rollout's outcome: why it stopped, or why a host failed; Ok when every host succeeded.
+pub fn rollout_outcome(report: &crate::engine::rollout::RolloutReport) -> Result<(), String> {
+    match (&report.stopped, failure_summary(&report.hosts)) {
+        (Some(why), _) => Err(why.clone()),
+        (None, Some(why)) => Err(why),
+        (None, None) => Ok(()),
+    }
+}
+
 /// A one-line summary of why a converge run failed, for the state's failure record.
 pub fn failure_summary(reports: &[HostReport]) -> Option<String> {
     let failed: Vec<String> = reports

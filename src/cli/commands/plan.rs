@@ -5,22 +5,14 @@ use serde_json::json;
 use super::step::section;
 use super::{entries, render_reports, run_context, Session};
 use crate::cli::args::{PlanArgs, PlanStep};
-use crate::cli::error::{CliError, EXIT_USAGE};
+use crate::cli::error::CliError;
 use crate::engine::rollout::{self, Rollout};
 use crate::engine::Mode;
-use crate::state::{Phase, Step};
+use crate::state::Step;
 
 pub async fn run(s: &Session, args: &PlanArgs) -> Result<(), CliError> {
     let (record, file) = s.open(&args.env)?;
-    if record.hosts.is_empty() || record.state.phase() == Phase::Destroyed {
-        return Err(CliError::new(format!(
-            "environment `{}` has no hosts yet (it is {})",
-            args.env,
-            record.state.name()
-        ))
-        .help(format!("run `ferry provision {}` first", args.env))
-        .code(EXIT_USAGE));
-    }
+    super::require_hosts(&record)?;
     let steps: Vec<Step> = match args.step {
         Some(PlanStep::Configure) => vec![Step::Configure],
         Some(PlanStep::Release) => vec![Step::Release],

@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::step::{rollout_of, run_with};
-use super::{config_dir, failure_summary, render_reports, run_context, Session};
+use super::{config_dir, render_reports, rollout_outcome, run_context, Session};
 use crate::app;
 use crate::cli::args::{ReleaseArgs, RollbackArgs};
 use crate::cli::error::{CliError, EXIT_CHECKS, EXIT_USAGE};
@@ -185,11 +185,7 @@ pub async fn rollback(s: &Session, args: &RollbackArgs) -> Result<(), CliError> 
         &file.test,
     )
     .await;
-    let mut outcome = match (&report.stopped, failure_summary(&report.hosts)) {
-        (Some(why), _) => Err(why.clone()),
-        (None, Some(why)) => Err(why),
-        (None, None) => Ok(()),
-    };
+    let mut outcome = rollout_outcome(&report);
     let check_reports = if args.dry_run || outcome.is_err() {
         Vec::new()
     } else {

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{config_dir, entries, failure_summary, render_reports, run_context, Session};
+use super::{config_dir, entries, render_reports, rollout_outcome, run_context, Session};
 use crate::cli::args::{ReleaseArgs, RolloutArgs, StepArgs};
 use crate::cli::error::{CliError, EXIT_USAGE};
 use crate::config::{EnvironmentFile, ResourceSpec};
@@ -154,7 +154,7 @@ pub async fn run_with(
                 &file.test,
             )
             .await;
-            let failed = report.stopped.is_some() || failure_summary(&report.hosts).is_some();
+            let failed = rollout_outcome(&report).is_err();
             if failed
                 && mode == Mode::Apply
                 && app_version.is_some()
@@ -175,11 +175,7 @@ pub async fn run_with(
                 ));
             }
             // The state advances only when every host succeeded.
-            let outcome = match (&report.stopped, failure_summary(&report.hosts)) {
-                (Some(why), _) => Err(why.clone()),
-                (None, Some(why)) => Err(why),
-                (None, None) => Ok(()),
-            };
+            let outcome = rollout_outcome(&report);
             Done {
                 hosts: None,
                 rollout: Some(report),

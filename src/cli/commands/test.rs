@@ -7,21 +7,13 @@ use serde_json::json;
 
 use super::{run_context, Session};
 use crate::cli::args::EnvArg;
-use crate::cli::error::{CliError, EXIT_CHECKS, EXIT_USAGE};
+use crate::cli::error::{CliError, EXIT_CHECKS};
 use crate::engine;
 use crate::state::store::{now, HistoryEntry};
 
 pub async fn run(s: &Session, args: &EnvArg) -> Result<(), CliError> {
     let (record, file) = s.open(&args.env)?;
-    if record.hosts.is_empty() {
-        return Err(CliError::new(format!(
-            "environment `{}` has no hosts yet (it is {})",
-            args.env,
-            record.state.name()
-        ))
-        .help(format!("run `ferry provision {}` first", args.env))
-        .code(EXIT_USAGE));
-    }
+    super::require_hosts(&record)?;
     if file.test.is_empty() {
         s.out
             .progress("no checks declared: add `[[test]]` tables to the environment file");
