@@ -153,7 +153,11 @@ fn releases_switch_atomically_and_roll_back_without_downloading() {
             .output()
             .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(v["variant"], ferry::version::VARIANT, "the binary shipped in the release runs");
+        assert_eq!(
+            v["variant"],
+            ferry::version::VARIANT,
+            "the binary shipped in the release runs"
+        );
         assert_eq!(
             std::fs::read_to_string(h.srv.join("app/releases/2.0.0/VERSION")).unwrap(),
             "2.0.0\n"
