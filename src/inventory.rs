@@ -22,6 +22,9 @@ pub struct Host {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_hosts: Option<String>,
     pub connection: Connection,
+    /// `[user@]address[:port]` of a bastion in front of the host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jump: Option<String>,
     #[serde(default)]
     pub roles: Vec<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -77,6 +80,7 @@ impl Host {
             key: None,
             known_hosts: None,
             connection: Connection::Local,
+            jump: None,
             roles: Vec::new(),
             vars: BTreeMap::new(),
             facts: BTreeMap::new(),
@@ -93,6 +97,7 @@ impl Host {
             key: spec.key.clone(),
             known_hosts: spec.known_hosts.clone(),
             connection: spec.connection,
+            jump: spec.jump.clone(),
             roles: spec.roles.clone(),
             vars: spec.vars.clone(),
             facts: BTreeMap::new(),

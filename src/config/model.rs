@@ -148,6 +148,10 @@ pub struct HostSpec {
     pub known_hosts: Option<String>,
     #[serde(default)]
     pub connection: Connection,
+    /// A bastion to reach this host through, as `[user@]address[:port]` (like OpenSSH's
+    /// ProxyJump); it is logged in to with this host's key and known_hosts.
+    #[serde(default)]
+    pub jump: Option<String>,
     #[serde(default)]
     pub roles: Vec<String>,
     #[serde(default)]

@@ -165,6 +165,9 @@ pub async fn connect(host: &Host, ctx: &RunContext) -> Result<Transport, String>
             target.key = host.key.as_deref().map(expand_home);
             target.known_hosts = host.known_hosts.as_deref().map(expand_home);
             target.accept_new_host_key = ctx.accept_new_host_keys;
+            if let Some(jump) = &host.jump {
+                target.jump = Some(Box::new(target.jump_host(jump)?));
+            }
             SshTransport::connect(&target)
                 .await
                 .map(Transport::Ssh)

@@ -57,6 +57,11 @@ pub struct SshTarget {
         skip_serializing_if = "Option::is_none"
     )]
     pub connect_timeout: Option<Duration>,
+    /// A bastion to reach the host through (OpenSSH's ProxyJump): ferry logs in to it,
+    /// opens a direct-tcpip channel to `address:port`, and runs this host's SSH session
+    /// inside that channel. The bastion's key is checked like any host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jump: Option<Box<SshTarget>>,
 }
 
 fn default_port() -> u16 {
@@ -80,7 +85,50 @@ impl SshTarget {
             known_hosts: None,
             accept_new_host_key: false,
             connect_timeout: None,
+            jump: None,
         }
+    }
+
+    /// The bastion `spec` (`[user@]address[:port]`) in front of this target: it gets this
+    /// target's user (unless `spec` names one), key, agent, known_hosts and timeout.
+    pub fn jump_host(&self, spec: &str) -> Result<SshTarget, String> {
+        let bad = || {
+            format!(
+                "{}: jump host `{spec}` is not `[user@]address[:port]`",
+                self.host
+            )
+        };
+        let (user, rest) = match spec.split_once('@') {
+            Some((user, rest)) if !user.is_empty() => (user.to_owned(), rest),
+            Some(_) => return Err(bad()),
+            None => (self.user.clone(), spec),
+        };
+        // `[v6]:port`, `[v6]`, `name:port` or `name`.
+        let (address, port) = if let Some(v6) = rest.strip_prefix('[') {
+            let (addr, after) = v6.split_once(']').ok_or_else(bad)?;
+            match after.strip_prefix(':') {
+                Some(p) => (addr, p.parse().map_err(|_| bad())?),
+                None if after.is_empty() => (addr, 22),
+                None => return Err(bad()),
+            }
+        } else {
+            match rest.rsplit_once(':') {
+                Some((addr, p)) if !addr.contains(':') => (addr, p.parse().map_err(|_| bad())?),
+                Some(_) => (rest, 22),
+                None => (rest, 22),
+            }
+        };
+        if address.is_empty() {
+            return Err(bad());
+        }
+        Ok(SshTarget {
+            host: format!("{} (jump host of {})", address, self.host),
+            address: address.to_owned(),
+            port,
+            user,
+            jump: None,
+            ..self.clone()
+        })
     }
 
     /// `address:port`, bracketing IPv6 literals.
@@ -174,6 +222,14 @@ pub enum SshError {
         #[source]
         source: Box<russh::Error>,
     },
+    #[error("{host} ({endpoint}): the jump host {jump} refused to open a channel to it: {source}; check that the bastion allows TCP forwarding (AllowTcpForwarding) and can reach the host")]
+    JumpChannel {
+        host: String,
+        endpoint: String,
+        jump: String,
+        #[source]
+        source: Box<russh::Error>,
+    },
     #[error("{host} ({endpoint}): the server refused to run the script (exec request denied)")]
     ExecRefused { host: String, endpoint: String },
     #[error(
@@ -224,6 +280,8 @@ pub enum HostKeyProblem {
 pub struct SshTransport {
     target: SshTarget,
     handle: Handle<Client>,
+    /// The bastion's connection, which carries this one's; kept open as long as it is.
+    _jump: Option<Box<SshTransport>>,
 }
 
 impl fmt::Debug for SshTransport {
@@ -281,16 +339,48 @@ impl SshTransport {
             outcome: outcome.clone(),
         };
         let endpoint = target.endpoint();
-        let tcp = tokio::net::TcpStream::connect((target.address.as_str(), target.port))
-            .await
-            .map_err(|source| SshError::Connect {
-                host: target.host.clone(),
-                endpoint: endpoint.clone(),
-                source,
-            })?;
-        // Scripts are small request/response exchanges: don't let Nagle hold them back.
-        let _ = tcp.set_nodelay(true);
-        let mut handle = match client::connect_stream(Arc::new(config), tcp, handler).await {
+        let (connected, jump) = match &target.jump {
+            Some(jump_target) => {
+                // Boxed: an async fn cannot hold its own future inline (jump of a jump...).
+                let jump = Box::pin(Self::connect_inner(jump_target)).await?;
+                let channel = jump
+                    .handle
+                    .channel_open_direct_tcpip(
+                        target.address.as_str(),
+                        u32::from(target.port),
+                        "127.0.0.1",
+                        0,
+                    )
+                    .await
+                    .map_err(|source| SshError::JumpChannel {
+                        host: target.host.clone(),
+                        endpoint: endpoint.clone(),
+                        jump: jump_target.endpoint(),
+                        source: Box::new(source),
+                    })?;
+                let stream = channel.into_stream();
+                (
+                    client::connect_stream(Arc::new(config), stream, handler).await,
+                    Some(Box::new(jump)),
+                )
+            }
+            None => {
+                let tcp = tokio::net::TcpStream::connect((target.address.as_str(), target.port))
+                    .await
+                    .map_err(|source| SshError::Connect {
+                        host: target.host.clone(),
+                        endpoint: endpoint.clone(),
+                        source,
+                    })?;
+                // Scripts are small request/response exchanges: don't let Nagle hold them back.
+                let _ = tcp.set_nodelay(true);
+                (
+                    client::connect_stream(Arc::new(config), tcp, handler).await,
+                    None,
+                )
+            }
+        };
+        let mut handle = match connected {
             Ok(handle) => handle,
             Err(source) => {
                 // The handler left the real reason when it refused the host key.
@@ -309,6 +399,7 @@ impl SshTransport {
         Ok(SshTransport {
             target: target.clone(),
             handle,
+            _jump: jump,
         })
     }
 
@@ -679,6 +770,36 @@ mod humantime_opt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jump_hosts_parse_like_proxyjump() {
+        let mut target = SshTarget::new("web", "10.0.0.5", "deploy");
+        target.key = Some("id".into());
+        let j = target.jump_host("bastion").unwrap();
+        assert_eq!(
+            (j.user.as_str(), j.address.as_str(), j.port),
+            ("deploy", "bastion", 22)
+        );
+        assert_eq!(
+            j.key, target.key,
+            "the bastion is logged in to with the host's key"
+        );
+        let j = target.jump_host("ops@10.0.0.1:2222").unwrap();
+        assert_eq!(
+            (j.user.as_str(), j.address.as_str(), j.port),
+            ("ops", "10.0.0.1", 2222)
+        );
+        let j = target.jump_host("[fe80::1]:22").unwrap();
+        assert_eq!(
+            (j.address.as_str(), j.endpoint()),
+            ("fe80::1", "[fe80::1]:22".to_owned())
+        );
+        let j = target.jump_host("fe80::1").unwrap();
+        assert_eq!((j.address.as_str(), j.port), ("fe80::1", 22));
+        for bad in ["", "@x", "x:port", "[fe80::1", "[::1]x"] {
+            assert!(target.jump_host(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn target_deserializes_with_defaults() {

@@ -854,3 +854,46 @@ command = "echo using $FERRY_SECRET_TOKEN"
         String::from_utf8_lossy(&grep.stdout)
     );
 }
+
+#[test]
+fn hosts_behind_a_jump_host_are_reached_through_it() {
+    let Some(tb) = Testbed::up(3) else { return };
+    let sb = Sandbox::new();
+    let bastion = tb.host("h1");
+    let mut config = String::from("[provider]\ntype = \"static\"\n");
+    for h in tb.hosts() {
+        config.push_str(&host_table(h, &h.known_hosts.display().to_string()));
+        if h.name != "h1" {
+            config.push_str(&format!("jump = \"root@{}:22\"\n", bastion.address));
+        }
+    }
+    // sshd tells a session where its client connected from: for h2 and h3 that must be the
+    // bastion, for h1 the controller.
+    config.push_str(
+        "[[configure]]\ntype = \"command\"\nname = \"client\"\ncommand = \"echo \\\"$SSH_CLIENT\\\" | cut -d' ' -f1 > /srv/client\"\n",
+    );
+    sb.create("jump", &config);
+    sb.ferry(&["provision", "jump"]).ok();
+    let (run, json) = json_run(&sb, &["configure", "jump"]);
+    run.ok();
+    assert_round_trips(&json, 2);
+    assert_ne!(read(bastion.srv.join("client")).trim(), bastion.address);
+    for name in ["h2", "h3"] {
+        assert_eq!(
+            read(tb.host(name).srv.join("client")).trim(),
+            bastion.address,
+            "{name} was not reached through the bastion"
+        );
+    }
+
+    // A bastion that does not answer is named in the error.
+    let broken = config.replace(
+        &format!("jump = \"root@{}:22\"", bastion.address),
+        &format!("jump = \"root@{}:1\"", bastion.address),
+    );
+    sb.create("broken", &broken);
+    let run = sb.ferry(&["provision", "broken"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let text = format!("{}{}", run.stdout, run.stderr);
+    assert!(text.contains("jump host") && text.contains(":1"), "{text}");
+}
