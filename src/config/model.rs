@@ -129,6 +129,8 @@ pub enum Connection {
     Ssh,
     /// Run on the machine ferry runs on (useful for tests and single-machine setups).
     Local,
+    /// Run inside the root filesystem at `address` on this machine, with `chroot`.
+    Chroot,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::config::{Connection, HandlerSpec};
 use crate::inventory::Host;
 use crate::resource::{Change, HostContext, Resource};
+use crate::transport::chroot::ChrootTransport;
 use crate::transport::local::LocalTransport;
 use crate::transport::ssh::{SshTarget, SshTransport};
 use crate::transport::Transport;
@@ -158,6 +159,9 @@ pub struct Entry {
 pub async fn connect(host: &Host, ctx: &RunContext) -> Result<Transport, String> {
     match host.connection {
         Connection::Local => Ok(Transport::Local(LocalTransport)),
+        Connection::Chroot => ChrootTransport::open(&host.address)
+            .map(Transport::Chroot)
+            .map_err(|e| format!("{}: {e}", host.name)),
         Connection::Ssh => {
             let mut target =
                 SshTarget::new(host.name.clone(), host.address.clone(), host.user.clone());

@@ -5,6 +5,7 @@
 //! Every round trip to a host goes through [`Transport::exec`], so the executor can
 //! count them (the execution model promises a constant number per host).
 
+pub mod chroot;
 pub mod local;
 pub mod ssh;
 
@@ -33,6 +34,8 @@ pub enum TransportError {
     Io(#[source] std::io::Error),
     #[error(transparent)]
     Ssh(#[from] ssh::SshError),
+    #[error("{} holds no root filesystem (no bin/sh in it); set the chroot host's address to such a directory", .0.display())]
+    NoRoot(std::path::PathBuf),
 }
 
 /// A way to reach one host.
@@ -40,6 +43,7 @@ pub enum TransportError {
 pub enum Transport {
     Local(local::LocalTransport),
     Ssh(ssh::SshTransport),
+    Chroot(chroot::ChrootTransport),
 }
 
 impl Transport {
@@ -48,6 +52,7 @@ impl Transport {
         match self {
             Transport::Local(t) => t.exec(script, stdin).await,
             Transport::Ssh(t) => Ok(t.exec(script, stdin).await?),
+            Transport::Chroot(t) => t.exec(script, stdin).await,
         }
     }
 }

@@ -4,6 +4,7 @@
 mod app_release;
 mod cli;
 mod config_errors;
+mod deploy_chroot;
 mod deploy_ssh;
 mod engine_local;
 mod lifecycle;
