@@ -41,9 +41,14 @@ impl Github {
             .enable_all()
             .build()
             .context("starting the async runtime for the GitHub client")?;
+        // octocrab spawns its buffer worker on the current runtime when built.
+        let octo = {
+            let _guard = rt.enter();
+            Octocrab::default()
+        };
         let mut gh = Self {
             rt,
-            octo: Octocrab::default(),
+            octo,
             api_url: api_url.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
             upload_origin: None,

@@ -539,7 +539,20 @@ fn execute(repo: &Repo, mut journal: Journal, opts: RunOptions) -> anyhow::Resul
     })();
     summary.steps = reports;
     if let Err(e) = result {
-        let done: Vec<_> = journal.steps.iter().map(|s| s.step.clone()).collect();
+        let uploads = journal
+            .steps
+            .iter()
+            .filter(|s| s.step == "uploaded")
+            .count();
+        let mut done: Vec<_> = journal
+            .steps
+            .iter()
+            .filter(|s| s.step != "uploaded")
+            .map(|s| s.step.clone())
+            .collect();
+        if uploads > 0 {
+            done.push(format!("{uploads} assets uploaded"));
+        }
         bail!(
             "{e:#}\nrelease {tag} stopped; done so far: {}. Fix the cause and run `cargo xtask release --resume` (it continues from here; nothing is redone or deleted)",
             if done.is_empty() { "nothing".to_owned() } else { done.join(", ") }
@@ -754,6 +767,10 @@ fn step(
             })
         }
         "homebrew" => {
+            // The formula follows GitHub's latest: a backport (1.0.1 after 1.1.0) leaves it.
+            if journal.detail("publish") != Some("latest=true") {
+                return Ok("skipped: not the latest release".into());
+            }
             let hb = repo.rc.homebrew.as_ref().expect("skip checked the table");
             let commit = homebrew::update(
                 repo,

@@ -74,6 +74,8 @@ pub fn upload_missing(
     let id = release.id.into_inner();
     let present = gh.assets(id)?;
     let mut uploaded = Vec::new();
+    // One failed asset does not stop the others: a resume then has only it left to do.
+    let mut failed = Vec::new();
     for a in assets {
         if let Some(remote) = present.iter().find(|r| r.name == a.name) {
             check_remote(remote, a)?;
@@ -82,10 +84,23 @@ pub fn upload_missing(
         let bytes =
             std::fs::read(&a.path).with_context(|| format!("reading {}", a.path.display()))?;
         eprintln!("    uploading {} ({} bytes)", a.name, a.size);
-        let remote = gh.upload(release, &a.name, bytes)?;
-        check_remote(&remote, a)?;
-        done(a)?;
-        uploaded.push(a.name.clone());
+        match gh.upload(release, &a.name, bytes) {
+            Ok(remote) => {
+                check_remote(&remote, a)?;
+                done(a)?;
+                uploaded.push(a.name.clone());
+            }
+            Err(e) => failed.push(format!("{e:#}")),
+        }
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} uploads failed ({} done): {}",
+            failed.len(),
+            assets.len(),
+            uploaded.len(),
+            failed.join("; ")
+        );
     }
     Ok(uploaded)
 }

@@ -11,4 +11,6 @@ mod github_fake;
 mod http;
 mod interop;
 mod plan;
+mod release;
+mod release_support;
 mod support;
