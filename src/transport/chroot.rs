@@ -33,6 +33,10 @@ impl ChrootTransport {
     pub async fn exec(&self, script: &str, stdin: Vec<u8>) -> Result<ExecOutput, TransportError> {
         let mut command = Command::new("chroot");
         command.arg(&self.root).args(["/bin/sh", "-c", script]);
+        // Nothing runs in a chroot: systemctl must edit unit files (enable, disable,
+        // is-enabled) instead of looking for a service manager's bus, which without
+        // /proc it cannot tell is absent.
+        command.env("SYSTEMD_OFFLINE", "1");
         run(command, stdin).await
     }
 }
