@@ -49,7 +49,8 @@ pub struct Options {
     pub progress: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+// Deserialize: partial manifests of `dist --split` name kinds, and `--merge` reads them back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ArtifactKind {
     /// A built executable in the staging dir (not shipped on its own).

@@ -12,6 +12,7 @@ use crate::context::{Artifact, Artifacts, GitInfo, Options, ReleaseContext};
 use crate::pipeline::{self, StageReport};
 use crate::plan::{self, PlanInput, PlannedStage, ReleasePlan};
 use crate::sign::Signer;
+use crate::split;
 use crate::targets::{host_triple, TargetInfo};
 
 #[derive(Debug, clap::Args)]
@@ -47,6 +48,15 @@ pub struct DistArgs {
     /// Parallel packaging jobs. Default: the number of CPUs.
     #[arg(long)]
     jobs: Option<usize>,
+    /// Build and package only `--targets` into a partial dist dir (with `partial.json`) for a
+    /// later `--merge`: one job per target on CI runners. Nothing is signed.
+    #[arg(long, conflicts_with = "merge")]
+    split: bool,
+    /// Combine partial dist dirs from `--split` runs, check the matrix is complete (all
+    /// configured targets, or `--targets`), then checksum, sign, write the manifest, images
+    /// and installers for every platform.
+    #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with = "prebuilt")]
+    merge: Vec<PathBuf>,
 }
 
 pub fn project_root() -> PathBuf {
@@ -88,7 +98,14 @@ pub fn run(args: &DistArgs) -> anyhow::Result<()> {
     let ws = DistWorkspace::load(&root)?;
     let version = workspace_version(&root)?;
     let git = GitInfo::discover(&root)?;
-    let targets = select_targets(&args.targets, &ws.targets())?;
+    // A merge releases the whole configured matrix unless told otherwise.
+    let all = ["all".to_owned()];
+    let requested = if !args.merge.is_empty() && args.targets.is_empty() {
+        &all[..]
+    } else {
+        &args.targets[..]
+    };
+    let targets = select_targets(requested, &ws.targets())?;
     let variants = select_variants(
         &args.variants,
         &ws.ferry.variants.keys().cloned().collect::<Vec<_>>(),
@@ -104,7 +121,8 @@ pub fn run(args: &DistArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| ws.ferry.signing_public_key.clone()),
     );
     // Preflight: a missing or wrong key fails now, before minutes of building.
-    let signer = if args.no_sign || args.dry_run {
+    // A split run signs nothing: the merge signs the whole release.
+    let signer = if args.no_sign || args.dry_run || args.split {
         None
     } else {
         Some(Signer::from_env(&public_key)?)
@@ -129,6 +147,22 @@ pub fn run(args: &DistArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         progress: !args.json,
     };
+    // A merge plans with the partial dirs' binaries as if they were `--prebuilt`.
+    let options = if args.merge.is_empty() {
+        options
+    } else {
+        let prebuilt = split::prepare_merge(
+            &args.merge,
+            &options,
+            &version,
+            &git.commit,
+            git.source_date_epoch,
+        )?;
+        Options {
+            prebuilt: Some(prebuilt),
+            ..options
+        }
+    };
     let input = PlanInput {
         version: &version,
         commit: &git.commit,
@@ -150,7 +184,14 @@ pub fn run(args: &DistArgs) -> anyhow::Result<()> {
         plan,
         artifacts: Artifacts::default(),
     };
-    ctx.plan.stages = pipeline::DIST
+    let stage_list = if args.split {
+        split::split_stages()
+    } else if !args.merge.is_empty() {
+        split::merge_stages()
+    } else {
+        pipeline::DIST
+    };
+    ctx.plan.stages = stage_list
         .iter()
         .map(|s| PlannedStage {
             name: s.name(),
@@ -174,7 +215,13 @@ pub fn run(args: &DistArgs) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&ctx.options.out_dir)
             .with_context(|| format!("clearing {}", ctx.options.out_dir.display()))?;
     }
-    let stages = pipeline::run(pipeline::DIST, &mut ctx)?;
+    let stages = if args.split {
+        split::run_split(&mut ctx)?
+    } else if !args.merge.is_empty() {
+        split::run_merge(&mut ctx, &args.merge)?
+    } else {
+        pipeline::run(pipeline::DIST, &mut ctx)?
+    };
     let skipped: Vec<_> = ctx.plan.builds.iter().filter(|b| b.is_skipped()).collect();
     if args.json {
         let report = DistReport {

@@ -20,6 +20,7 @@ mod plan;
 mod release;
 mod setup;
 mod sign;
+mod split;
 mod stage;
 mod targets;
 mod toolchain;

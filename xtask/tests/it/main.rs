@@ -11,6 +11,5 @@ mod github_fake;
 mod http;
 mod interop;
 mod plan;
-mod release;
-mod release_support;
+mod split_merge;
 mod support;
