@@ -107,6 +107,12 @@ pub fn classify(c: &Commit, repo_url: &str) -> Option<Entry> {
             _ => return None,
         }
     };
+    // Sentence case, like the hand-written entries next to it.
+    let mut chars = desc.chars();
+    let desc: String = chars
+        .next()
+        .map(|f| f.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
     let short = &c.hash[..c.hash.len().min(7)];
     let scope = scope.map(|s| format!("**{s}:** ")).unwrap_or_default();
     Some(Entry {
@@ -415,8 +421,27 @@ mod tests {
         let e = classify(&c("feat(ssh): agent keys", ""), url).unwrap();
         assert_eq!(
             e.text,
-            "**ssh:** agent keys ([0123456](https://github.com/o/r/commit/0123456789abcdef0123456789abcdef01234567))"
+            "**ssh:** Agent keys ([0123456](https://github.com/o/r/commit/0123456789abcdef0123456789abcdef01234567))"
         );
+    }
+
+    /// Golden pair: a changelog section → GitHub release notes.
+    #[test]
+    fn release_notes_golden() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/changelog/notes");
+        let section = std::fs::read_to_string(dir.join("section.md")).unwrap();
+        let got = release_notes(
+            section.trim(),
+            &ReleaseVersion::parse("1.1.0").unwrap(),
+            Some(&ReleaseVersion::parse("1.0.0").unwrap()),
+            "https://github.com/ferry-deploy/ferry",
+        );
+        let golden = dir.join("notes.md");
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&golden, &got).unwrap();
+        }
+        assert_eq!(got, std::fs::read_to_string(&golden).unwrap());
     }
 
     #[test]

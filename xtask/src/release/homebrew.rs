@@ -68,9 +68,17 @@ pub fn formula(
     let meta = &repo.ws.ferry.package;
     let bin = &repo.ws.ferry.binary;
     let mut oses: Vec<Os> = Vec::new();
+    // `urls` is what the dist stage's template reads (slot → url, sha256); `oses` what the
+    // older template did. Both are given so either template renders.
+    let mut urls = std::collections::BTreeMap::new();
     for (os, cpu, platform) in PLATFORMS {
-        let name = format!("{bin}-{version}-{platform}-{}.tar.gz", hb.variant);
-        let Some(a) = assets.iter().find(|a| a.name == name) else {
+        let Some((a, name)) = [*platform, &format!("{platform}-gnu")]
+            .iter()
+            .find_map(|p| {
+                let name = format!("{bin}-{version}-{p}-{}.tar.gz", hb.variant);
+                assets.iter().find(|a| a.name == name).map(|a| (a, name))
+            })
+        else {
             continue;
         };
         let build = Build {
@@ -82,6 +90,10 @@ pub fn formula(
             ),
             sha256: a.sha256.to_owned(),
         };
+        urls.insert(
+            *platform,
+            minijinja::context! { url => build.url.clone(), sha256 => build.sha256.clone() },
+        );
         match oses.iter_mut().find(|o| o.name == *os) {
             Some(o) => o.builds.push(build),
             None => oses.push(Os {
@@ -114,7 +126,7 @@ pub fn formula(
     let ctx = minijinja::context! {
         class_name, binary => bin, tag => version.tag(), version => version.to_string(),
         description => meta.description.replace('"', "\\\""), homepage => meta.homepage, license => meta.license,
-        oses,
+        oses, urls, app => bin, desc => meta.description.replace('"', "\\\""),
     };
     env.template_from_named_str(TEMPLATE, &source)
         .and_then(|t| t.render(ctx))
@@ -171,8 +183,17 @@ pub fn update(
     message: &str,
     assets: &[LocalAsset],
 ) -> anyhow::Result<String> {
-    let named: Vec<Named<'_>> = assets.iter().map(Named::from).collect();
-    let text = formula(repo, hb, version, &named)?;
+    // The dist's homebrew stage renders `<binary>.rb` (signed and checksummed with the rest):
+    // publish that file as is; render one only for a dist without it.
+    let file = format!("{}.rb", repo.ws.ferry.binary);
+    let text = match assets.iter().find(|a| a.name == file) {
+        Some(a) => std::fs::read_to_string(&a.path)
+            .with_context(|| format!("reading {}", a.path.display()))?,
+        None => {
+            let named: Vec<Named<'_>> = assets.iter().map(Named::from).collect();
+            formula(repo, hb, version, &named)?
+        }
+    };
     write_to_tap(hb, &format!("{}.rb", repo.ws.ferry.binary), &text, message)
 }
 

@@ -309,6 +309,15 @@ fn start(repo: &Repo, args: &ReleaseArgs) -> anyhow::Result<Summary> {
         if let Err(e) = signer(repo) {
             problems.push(Problem(format!("{e:#}")));
         }
+        if let Some(n) = &repo.rc.notify {
+            let unset = std::env::var(&n.webhook_env).map_or(true, |u| u.trim().is_empty());
+            if unset && !args.skip.contains(&Skippable::Notify) && !args.draft {
+                problems.push(Problem(format!(
+                    "{} is not set; export the webhook URL, or pass --skip notify",
+                    n.webhook_env
+                )));
+            }
+        }
     }
     preflight::fail_if_any(&problems)?;
     let opts = RunOptions {
@@ -647,11 +656,19 @@ fn step(
             })
         }
         "pointer" => {
+            // The installers stage (pipeline II) writes and signs latest.json into the dist
+            // directory; only a dist without one (an older dist, `--dist-dir`) gets ours.
+            if assets.iter().any(|a| a.name == pointer::FILE_NAME) {
+                if !done {
+                    journal.record(jpath, name, "from dist")?;
+                }
+                return Ok("latest.json from the dist directory".into());
+            }
             let dir = Journal::dir(r).join(&tag);
             if !done {
                 pointer::write(
                     &dir,
-                    &pointer::Pointer::new(version, &repo.repo_url()),
+                    &pointer::Pointer::new(version, &repo.ws.ferry.binary),
                     &signer(repo)?,
                 )?;
                 journal.record(jpath, name, dir.display().to_string())?;

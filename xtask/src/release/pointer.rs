@@ -1,5 +1,6 @@
 //! `latest.json`: the signed pointer the installers read, one per release, uploaded with its
-//! assets. Installers fetch it from `releases/latest/download/latest.json`, so whatever GitHub
+//! assets (normally made by the installers stage of `dist`; this writes one when the dist
+//! directory has none). Installers fetch it from `releases/latest/download/latest.json`, so whatever GitHub
 //! calls "latest" is what they install: moving `make_latest` (release, rollback) re-points them.
 
 use std::path::{Path, PathBuf};
@@ -12,22 +13,21 @@ use crate::sign::Signer;
 
 pub const FILE_NAME: &str = "latest.json";
 
+/// The same fields as the installers stage's pointer (`artifact/installer.rs`), which
+/// install.sh reads: a release made from an older dist directory points the same way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pointer {
-    pub schema: u32,
+    pub app: String,
     pub version: String,
     pub tag: String,
-    /// Where the release's files are: `<download_url>/<file name>`.
-    pub download_url: String,
 }
 
 impl Pointer {
-    pub fn new(version: &ReleaseVersion, repo_url: &str) -> Self {
+    pub fn new(version: &ReleaseVersion, app: &str) -> Self {
         Self {
-            schema: 1,
+            app: app.to_owned(),
             version: version.to_string(),
             tag: version.tag(),
-            download_url: format!("{repo_url}/releases/download/{}", version.tag()),
         }
     }
 }

@@ -207,9 +207,21 @@ pub fn run(args: &RollbackArgs) -> anyhow::Result<()> {
                     "skipped: pre-release target; the formula tracks stable releases".into(),
                 );
             }
-            let named: Vec<homebrew::Named<'_>> =
-                assets.iter().map(homebrew::Named::from).collect();
-            let text = homebrew::formula(&repo, hb, &to, &named)?;
+            // The target's own formula (made by its dist, verified above) when it has one.
+            let file = format!("{}.rb", repo.ws.ferry.binary);
+            let text = match gh
+                .assets(target.id.into_inner())?
+                .into_iter()
+                .find(|a| a.name == file)
+            {
+                Some(a) => String::from_utf8(gh.download(&a)?)
+                    .with_context(|| format!("{file} of {} is not text", to.tag()))?,
+                None => {
+                    let named: Vec<homebrew::Named<'_>> =
+                        assets.iter().map(homebrew::Named::from).collect();
+                    homebrew::formula(&repo, hb, &to, &named)?
+                }
+            };
             if dry {
                 return Ok(format!(
                     "would: write the {} formula to the tap (unchanged formulas make no commit)",

@@ -207,6 +207,87 @@ mod tests {
         assert!(err.to_string().contains("not greater"), "{err}");
     }
 
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn version() -> impl Strategy<Value = ReleaseVersion> {
+            let pre = prop_oneof![
+                Just(String::new()),
+                (
+                    prop_oneof![Just("alpha"), Just("beta"), Just("rc")],
+                    1u64..20
+                )
+                    .prop_map(|(c, n)| format!("{c}.{n}")),
+            ];
+            (0u64..50, 0u64..50, 0u64..50, pre).prop_map(|(a, b, c, p)| {
+                let s = if p.is_empty() {
+                    format!("{a}.{b}.{c}")
+                } else {
+                    format!("{a}.{b}.{c}-{p}")
+                };
+                ReleaseVersion::parse(&s).unwrap()
+            })
+        }
+
+        fn bump() -> impl Strategy<Value = Option<Bump>> {
+            prop_oneof![
+                Just(None),
+                Just(Some(Bump::Patch)),
+                Just(Some(Bump::Minor)),
+                Just(Some(Bump::Major))
+            ]
+        }
+
+        fn pre() -> impl Strategy<Value = Option<Pre>> {
+            prop_oneof![
+                Just(None),
+                Just(Some(Pre::Alpha)),
+                Just(Some(Pre::Beta)),
+                Just(Some(Pre::Rc))
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn display_parse_and_tag_round_trip(v in version()) {
+                prop_assert_eq!(ReleaseVersion::parse(&v.to_string()).unwrap(), v.clone());
+                prop_assert_eq!(ReleaseVersion::from_tag(&v.tag()), Some(v));
+            }
+
+            #[test]
+            fn ordering_agrees_with_semver(a in version(), b in version()) {
+                prop_assert_eq!(a.cmp(&b), a.0.cmp(&b.0));
+                prop_assert_eq!(a.cmp(&b), semver::Version::parse(&a.to_string()).unwrap().cmp(&semver::Version::parse(&b.to_string()).unwrap()));
+            }
+
+            #[test]
+            fn bumps_always_increase(v in version(), b in bump(), p in pre()) {
+                // Refusals are allowed (no bump asked, or a channel that goes backwards);
+                // a result is always strictly greater.
+                if let Ok(next) = v.next(b, p) {
+                    prop_assert!(next > v, "{} -> {}", v, next);
+                    prop_assert_eq!(next.is_prerelease(), p.is_some());
+                }
+                if b.is_some() && p.is_none() {
+                    prop_assert!(v.next(b, p).is_ok());
+                }
+            }
+
+            #[test]
+            fn is_release_tag_never_panics(s in ".*") {
+                let _ = ReleaseVersion::from_tag(&s);
+                let _ = ReleaseVersion::parse(&s);
+            }
+
+            #[test]
+            fn release_tags_are_exactly_v_plus_semver(s in "v?(0|[1-9][0-9]{0,2})\\.(0|[1-9][0-9]{0,2})(\\.(0|[1-9][0-9]{0,2}))?(-rc\\.[0-9])?(\\+b)?") {
+                let expect = s.starts_with('v') && !s.contains('+') && s.matches('.').count() >= 2 + usize::from(s.contains("-rc"));
+                prop_assert_eq!(ReleaseVersion::from_tag(&s).is_some(), expect, "{}", s);
+            }
+        }
+    }
+
     #[test]
     fn tags() {
         assert_eq!(ReleaseVersion::from_tag("v1.2.3"), Some(v("1.2.3")));

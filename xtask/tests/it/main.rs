@@ -4,6 +4,7 @@
 //! the shared host dist, tool checks that skip locally and fail in CI) live in `support.rs`.
 //! Tests that build ferry share one build through `support::host_dist()`.
 
+mod changelog;
 mod ci_workflows;
 mod cross;
 mod dist_host;

@@ -144,7 +144,10 @@ impl Fixture {
         )
         .unwrap();
         std::fs::write(repo.join(".gitignore"), "/target\n").unwrap();
-        let ws = std::fs::read_to_string(root().join("dist-workspace.toml")).unwrap();
+        // The repository's own [ferry.release] points at the real GitHub: replaced.
+        let ws = without_release_table(
+            &std::fs::read_to_string(root().join("dist-workspace.toml")).unwrap(),
+        );
         let ws = format!(
             "{ws}\n[ferry.release]\nbranch = \"main\"\ngithub = {{ repository = \"ferry-deploy/ferry\", web-url = \"{web}\" }}\nhomebrew = {{ tap = \"{tap}\" }}\nnotify = {{ webhook-env = \"{WEBHOOK_ENV}\" }}\n",
             web = gh.api.url,
@@ -259,6 +262,22 @@ impl Fixture {
     pub fn tap_formula(&self) -> String {
         git(&self.tap, &["show", "main:Formula/ferry.rb"])
     }
+}
+
+fn without_release_table(text: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            skipping = t == "[ferry.release]" || t.starts_with("[ferry.release.");
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {

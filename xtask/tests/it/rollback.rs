@@ -1,0 +1,217 @@
+//! `cargo xtask rollback` end to end: 1.0.0, 1.1.0, 1.2.0-rc.1, 1.2.0 → rollback to 1.1.0 →
+//! release 1.2.1, checking GitHub's latest, the installers' latest.json, the Homebrew tap,
+//! the yank, CHANGELOG and the notification at each point. Nothing is ever deleted.
+
+use crate::http;
+use crate::release_support::{fails, git, ok, run, Fixture};
+
+fn pointer_version(f: &Fixture) -> String {
+    let (code, body) = http::get_follow(&format!(
+        "{}/ferry-deploy/ferry/releases/latest/download/latest.json",
+        f.gh.api.url
+    ));
+    assert_eq!(code, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    v["version"].as_str().unwrap().to_owned()
+}
+
+fn formula_version(f: &Fixture) -> String {
+    let text = f.tap_formula();
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("version \""))
+        .and_then(|r| r.strip_suffix('"'))
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn rollback_repoints_latest_everywhere_and_rolling_forward_works() {
+    let f = Fixture::new();
+    ok(&f.release("1.0.0", &[]));
+    f.change("fix a");
+    ok(&f.release("1.1.0", &[]));
+    f.change("fix b");
+    ok(&f.release("1.2.0-rc.1", &[]));
+    f.change("fix c");
+    ok(&f.release("1.2.0", &[]));
+    assert_eq!(f.gh.latest_tag().as_deref(), Some("v1.2.0"));
+    assert_eq!(pointer_version(&f), "1.2.0");
+    assert_eq!(formula_version(&f), "1.2.0");
+    let assets_before = f.gh.asset_names("v1.2.0");
+    let tap_commits = git(&f.tap, &["rev-list", "--count", "main"]);
+
+    // Dry run: verifies, lists every step, changes nothing.
+    f.gh.clear_log();
+    let out = ok(&run(&mut f.xtask(&[
+        "rollback",
+        "--to",
+        "1.1.0",
+        "--dry-run",
+        "--reason",
+        "crash on start",
+    ])));
+    for step in [
+        "verify",
+        "latest",
+        "pointer",
+        "yank",
+        "homebrew",
+        "oci",
+        "changelog",
+        "notify",
+    ] {
+        assert!(out.contains(&format!("  {step} ")), "{step}:\n{out}");
+    }
+    assert!(out.contains("would: make v1.1.0 latest"), "{out}");
+    assert_eq!(f.gh.writes(), Vec::<String>::new());
+    assert_eq!(git(&f.tap, &["rev-list", "--count", "main"]), tap_commits);
+    let hooks_before = f.hook.received().len();
+
+    // The rollback.
+    let out = ok(&run(&mut f.xtask(&[
+        "rollback",
+        "--to",
+        "1.1.0",
+        "--reason",
+        "crash on start",
+    ])));
+    assert!(out.contains("rolled back to 1.1.0 from 1.2.0"), "{out}");
+    assert_eq!(f.gh.latest_tag().as_deref(), Some("v1.1.0"));
+    assert_eq!(pointer_version(&f), "1.1.0", "the installers now get 1.1.0");
+    assert_eq!(formula_version(&f), "1.1.0");
+    // The tap moved forward by one commit (a revert-style commit; history kept).
+    let n: u32 = git(&f.tap, &["rev-list", "--count", "main"])
+        .parse()
+        .unwrap();
+    assert_eq!(n, tap_commits.parse::<u32>().unwrap() + 1);
+    assert!(git(&f.tap, &["log", "-1", "--format=%s", "main"]).contains("roll back from 1.2.0"));
+    // 1.2.0 is yanked, not deleted: pre-release + notice, all assets still there.
+    let bad = f.gh.release("v1.2.0").unwrap();
+    assert!(bad.prerelease && !bad.draft);
+    let body = bad.body.unwrap();
+    assert!(
+        body.contains("**Yanked**: this release was rolled back to v1.1.0. Reason: crash on start"),
+        "{body}"
+    );
+    assert_eq!(f.gh.asset_names("v1.2.0"), assets_before);
+    f.gh.with(|s| assert!(s.log.iter().all(|l| l.method != "DELETE")));
+    // CHANGELOG marks it and the mark is committed and pushed.
+    let cl = std::fs::read_to_string(f.repo.join("CHANGELOG.md")).unwrap();
+    assert!(cl.contains("## [1.2.0] - 2026-01-02 [YANKED]"), "{cl}");
+    assert_eq!(git(&f.repo, &["status", "--porcelain"]), "");
+    assert_eq!(
+        git(&f.origin, &["rev-parse", "main"]),
+        git(&f.repo, &["rev-parse", "HEAD"])
+    );
+    // Notified.
+    let hooks = f.hook.received();
+    assert_eq!(hooks.len(), hooks_before + 1);
+    let last = hooks.last().unwrap();
+    assert_eq!(
+        (
+            last["event"].as_str(),
+            last["version"].as_str(),
+            last["rolled_back"].as_str()
+        ),
+        (Some("rollback"), Some("1.1.0"), Some("1.2.0"))
+    );
+
+    // Idempotent: a re-run writes nothing to GitHub and makes no tap or repo commit.
+    f.gh.clear_log();
+    let head = git(&f.repo, &["rev-parse", "HEAD"]);
+    let tap_head = git(&f.tap, &["rev-parse", "main"]);
+    let out = ok(&run(&mut f.xtask(&[
+        "rollback",
+        "--to",
+        "1.1.0",
+        "--from",
+        "1.2.0",
+        "--reason",
+        "crash on start",
+        "--skip",
+        "notify",
+    ])));
+    assert!(
+        out.contains("already latest")
+            && out.contains("already yanked")
+            && out.contains("already marked"),
+        "{out}"
+    );
+    assert_eq!(f.gh.writes(), Vec::<String>::new());
+    assert_eq!(git(&f.repo, &["rev-parse", "HEAD"]), head);
+    assert_eq!(git(&f.tap, &["rev-parse", "main"]), tap_head);
+
+    // Roll forward with a fixed release: everything points at 1.2.1.
+    f.change("fix d");
+    ok(&f.release("1.2.1", &[]));
+    assert_eq!(f.gh.latest_tag().as_deref(), Some("v1.2.1"));
+    assert_eq!(pointer_version(&f), "1.2.1");
+    assert_eq!(formula_version(&f), "1.2.1");
+    assert!(
+        f.gh.release("v1.2.0").unwrap().prerelease,
+        "1.2.0 stays yanked"
+    );
+}
+
+#[test]
+fn rolling_forward_to_a_yanked_release_lifts_the_yank() {
+    let f = Fixture::new();
+    ok(&f.release("1.0.0", &[]));
+    f.change("fix a");
+    ok(&f.release("1.1.0", &[]));
+    ok(&run(
+        &mut f.xtask(&["rollback", "--to", "1.0.0", "--reason", "bad"])
+    ));
+    assert!(f.gh.release("v1.1.0").unwrap().prerelease);
+    ok(&run(&mut f.xtask(&[
+        "rollback",
+        "--to",
+        "1.1.0",
+        "--from",
+        "1.0.0",
+        "--reason",
+        "fixed upstream",
+    ])));
+    let rel = f.gh.release("v1.1.0").unwrap();
+    assert!(!rel.prerelease);
+    assert!(!rel.body.unwrap().contains("Yanked"));
+    assert_eq!(f.gh.latest_tag().as_deref(), Some("v1.1.0"));
+    assert_eq!(formula_version(&f), "1.1.0");
+    let cl = std::fs::read_to_string(f.repo.join("CHANGELOG.md")).unwrap();
+    assert!(
+        cl.contains("## [1.1.0] - 2026-01-02\n") && cl.contains("## [1.0.0] - 2026-01-02 [YANKED]"),
+        "{cl}"
+    );
+}
+
+#[test]
+fn rollback_refuses_a_target_that_does_not_verify_and_changes_nothing() {
+    let f = Fixture::new();
+    ok(&f.release("1.0.0", &[]));
+    f.change("fix a");
+    ok(&f.release("1.1.0", &[]));
+    // Someone replaced an asset of 1.0.0 on GitHub.
+    f.gh.with(|s| {
+        let a = s
+            .assets
+            .iter_mut()
+            .find(|a| a.name == "ferry-1.0.0-linux-amd64-complete.tar.gz")
+            .unwrap();
+        a.data = b"tampered".to_vec();
+    });
+    f.gh.clear_log();
+    let err = fails(&run(&mut f.xtask(&["rollback", "--to", "1.0.0"])));
+    assert!(
+        err.contains("1.0.0 does not verify, so it is not a safe rollback target"),
+        "{err}"
+    );
+    assert!(
+        err.contains("ferry-1.0.0-linux-amd64-complete.tar.gz"),
+        "{err}"
+    );
+    assert_eq!(f.gh.writes(), Vec::<String>::new());
+    assert_eq!(f.gh.latest_tag().as_deref(), Some("v1.1.0"));
+    // A version that was never released.
+    let err = fails(&run(&mut f.xtask(&["rollback", "--to", "0.9.0"])));
+    assert!(err.contains("there is no GitHub release v0.9.0"), "{err}");
+}
