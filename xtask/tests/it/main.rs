@@ -12,5 +12,8 @@ mod github_fake;
 mod http;
 mod interop;
 mod plan;
+mod release;
+mod release_support;
+mod rollback;
 mod split_merge;
 mod support;
