@@ -3,9 +3,11 @@
 //!
 //! `ci/` is the source of truth so the workflows are reviewed, tested (actionlint and the
 //! vendored JSON schemas, in `tests/it/ci_workflows.rs`) and versioned with the toolchain they
-//! call; a copy rather than a symlink because GitHub does not follow symlinks in
-//! `.github/workflows/`. `--check` fails when an installed copy is missing or stale, naming
-//! the command that fixes it.
+//! call. A copy rather than a symlink: a symlink depends on how the CI host reads the
+//! repository and on the clone (Windows checkouts without symlink support get a text file),
+//! while a copy with a header naming its source works everywhere, and `--check` fails when it
+//! is missing or stale, naming the command that fixes it. (GitLab can also read
+//! `ci/gitlab/.gitlab-ci.yml` in place: Settings → CI/CD → CI/CD configuration file.)
 
 use std::path::{Path, PathBuf};
 
