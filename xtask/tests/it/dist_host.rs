@@ -240,6 +240,24 @@ fn checksum_file_and_manifest_have_a_stable_shape() {
     .unwrap();
     insta::with_settings!({filters => filters}, {
         insta::assert_snapshot!("sha256sums", sums);
-        insta::assert_json_snapshot!("manifest", manifest);
     });
+    // FIXME: snapshot the whole manifest (filtered) once a snapshot has been reviewed; until
+    // then, assert its cargo-dist-shaped structure field by field.
+    assert_eq!(manifest["ferry"]["schema_version"], 1);
+    assert!(manifest["announcement_tag"].as_str().unwrap().starts_with('v'));
+    let artifacts = manifest["artifacts"].as_object().unwrap();
+    let archives: Vec<_> = artifacts.values().filter(|a| a["kind"] == "executable-zip").collect();
+    assert_eq!(archives.len(), 4, "{manifest:#}");
+    for a in archives {
+        let name = a["name"].as_str().unwrap();
+        assert_eq!(a["checksum"], format!("{name}.sha256"));
+        assert_eq!(a["ferry"]["signature"], format!("{name}.minisig"));
+        assert_eq!(a["checksums"]["sha256"], a["ferry"]["sha256"]);
+        assert!(a["ferry"]["size"].as_u64().unwrap() > 0);
+        assert!(["complete", "minimal"].contains(&a["ferry"]["variant"].as_str().unwrap()));
+        assert_eq!(a["assets"][0]["kind"], "executable");
+        assert_eq!(a["target_triples"].as_array().unwrap().len(), 1);
+    }
+    assert_eq!(artifacts["SHA256SUMS"]["kind"], "unified-checksum");
+    assert_eq!(artifacts["SHA256SUMS"]["ferry"]["signature"], "SHA256SUMS.minisig");
 }
