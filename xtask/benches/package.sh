@@ -15,8 +15,9 @@ done
 W="$(mktemp -d)"; trap 'rm -rf "$W"' EXIT
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 # The same build `cargo xtask` uses (dev profile; the hot crates are optimised, see .cargo/config.toml).
-cargo build -q -p xtask
-X="$CARGO_TARGET_DIR/debug/xtask"
+# XTASK=path skips the build (e.g. while another build holds the target dir's lock).
+if [ -z "${XTASK:-}" ]; then cargo build -q -p xtask; fi
+X="${XTASK:-$CARGO_TARGET_DIR/debug/xtask}"
 HOST="$(rustc -vV | sed -n 's/^host: //p')"
 VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
 
