@@ -1,9 +1,10 @@
 //! Cross targets: aarch64 Linux (run under qemu-user), Windows (run under wine) and an Apple
 //! target (Mach-O headers checked), built with the recipe `cargo xtask setup` installs.
-//! Only the minimal variant: the complete one differs by features, not by toolchain, and the
-//! host test covers it; this keeps CI's cross builds to one per target.
+//! Only the minimal variant and the `dev` profile: the complete variant differs by features, not
+//! by toolchain, and the optimised release-like build is covered by the host test; this keeps
+//! CI's cross builds (std from source + every dependency, per target) within its time budget.
 
-use crate::support::{dist_cmd, keys, require_tools, run_ok, stderr, verify_cmd};
+use crate::support::{keys, require_tools, run_ok, stderr, verify_cmd, xtask};
 
 const TARGETS: &str = "aarch64-unknown-linux-gnu,x86_64-pc-windows-gnu,aarch64-apple-darwin";
 
@@ -24,7 +25,13 @@ fn cross_targets_build_package_and_verify() {
     }
     let keys = keys();
     let out = tempfile::tempdir().unwrap();
-    let build = run_ok(&mut dist_cmd(&keys, out.path(), TARGETS, "minimal"));
+    let mut dist = xtask();
+    dist.args(["dist", "--profile", "dev", "--targets", TARGETS, "--variants", "minimal", "--out-dir"])
+        .arg(out.path())
+        .arg("--public-key")
+        .arg(&keys.public)
+        .env("FERRY_MINISIGN_KEY_FILE", &keys.secret);
+    let build = run_ok(&mut dist);
     let log = stderr(&build);
     assert!(
         !log.contains("skipped "),
