@@ -14,15 +14,22 @@ pub const PRELUDE: &str = r#"set -u
 umask 022
 if stat -c %a / >/dev/null 2>&1; then
   _st() { stat -c '%a %u %g' -- "$1"; }
+  _st_all() { stat -c '%a %u %g' -- "$@"; }
 else
   _st() { stat -f '%Lp %u %g' "$1"; }
+  _st_all() { stat -f '%Lp %u %g' "$@"; }
 fi
+# `_sha_all` prints one line per file, the digest first (GNU prefixes a `\` when the name
+# needs escaping; readers strip it).
 if command -v sha256sum >/dev/null 2>&1; then
   _sha() { sha256sum < "$1" | cut -d ' ' -f 1; }
+  _sha_all() { sha256sum -- "$@"; }
 elif command -v sha256 >/dev/null 2>&1; then
   _sha() { sha256 -q < "$1"; }
+  _sha_all() { sha256 -q "$@"; }
 else
   _sha() { shasum -a 256 < "$1" | cut -d ' ' -f 1; }
+  _sha_all() { shasum -a 256 "$@"; }
 fi
 _probe() {
   if [ -L "$1" ]; then printf 'link %s -\n' "$(_st "$1")"
