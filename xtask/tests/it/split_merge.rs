@@ -198,6 +198,11 @@ fn merge_of_splits_equals_one_local_run() {
         );
     }
     assert!(m.keys().any(|n| n.ends_with(".minisig")), "merge signs");
+    // One image per variant, built by the merge from both musl partials.
+    for variant in ["complete", "minimal"] {
+        let tar = format!("-linux-{variant}.oci.tar");
+        assert!(m.keys().any(|n| n.ends_with(&tar)), "no {variant} image");
+    }
 }
 
 #[test]
