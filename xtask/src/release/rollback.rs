@@ -249,10 +249,7 @@ pub fn run(args: &RollbackArgs) -> anyhow::Result<()> {
     );
 
     // 5. CHANGELOG.md: `[YANKED]` on the bad version (and off the target, rolling forward).
-    record(
-        "changelog",
-        (|| changelog_marks(&repo, &to, from.as_ref(), dry))(),
-    );
+    record("changelog", changelog_marks(&repo, &to, from.as_ref(), dry));
 
     // 6. Tell people.
     record(

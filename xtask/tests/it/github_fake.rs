@@ -403,7 +403,7 @@ fn handle(state: &Arc<Mutex<State>>, req: &Request, uploads_host: bool) -> Respo
                 .iter()
                 .filter(|r| authorized || !r.draft)
                 .collect();
-            rs.sort_by(|a, b| b.created.cmp(&a.created));
+            rs.sort_by_key(|r| std::cmp::Reverse(r.created));
             let items = rs.into_iter().map(|r| release_json(&s, r)).collect();
             paginate(req, &format!("{api}/repos/{OWNER}/{REPO}/releases"), items)
         }
@@ -524,9 +524,9 @@ fn handle(state: &Arc<Mutex<State>>, req: &Request, uploads_host: bool) -> Respo
             let ml = make_latest.unwrap_or(if was_draft && !r.draft { "true" } else { "" });
             if ml == "true" && !r.draft && !r.prerelease {
                 s.latest = Some(r.id);
-            } else if ml == "legacy" {
-                s.latest = None;
-            } else if s.latest == Some(r.id) && (ml == "false" || r.prerelease || r.draft) {
+            } else if ml == "legacy"
+                || s.latest == Some(r.id) && (ml == "false" || r.prerelease || r.draft)
+            {
                 s.latest = None;
             }
             Response::json(200, &release_json(&s, &r))

@@ -47,7 +47,6 @@ pub fn git_env() -> Vec<(&'static str, &'static str)> {
 }
 
 pub struct Keys {
-    pub public: PathBuf,
     pub secret: PathBuf,
     pk: minisign::PublicKey,
     sk: minisign::SecretKey,
@@ -165,7 +164,6 @@ impl Fixture {
             gh,
             hook,
             keys: Keys {
-                public,
                 secret,
                 pk: kp.pk,
                 sk: kp.sk,
