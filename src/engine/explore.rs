@@ -97,15 +97,12 @@ pub fn script(exports: &str, probes: &[Vec<Probe>]) -> String {
             match probe {
                 Probe::Path { path, want_sha256 } => {
                     let q = sh_quote(path);
-                    // The fast branch reads the batched stat/digest lines in probe order,
-                    // by the kind recorded when they were made (`_kN`), so a path that
-                    // changes in between cannot shift the lines; links (rare) and the
-                    // fallback use `_probe`, whose output is the same.
+                    // `_fp` reads the batched stat/digest lines in probe order, by the
+                    // kind recorded when they were made, so a path that changes in between
+                    // cannot shift the lines; it falls back to `_probe` (same output).
                     let k = path_index;
                     path_index += 1;
-                    s.push_str(&format!(
-                        "if [ $_fast = 1 ]; then case $_k{k} in\n  l) _r=\"link $(_st {q}) -\";;\n  f) read -r _s <&3; read -r _h _x <&4; _r=\"file $_s ${{_h#\\\\}}\";;\n  d) read -r _s <&3; _r=\"dir $_s -\";;\n  o) read -r _s <&3; _r=\"other $_s -\";;\n  *) _r='absent - - - -';;\nesac; else _r=$(_probe {q}); fi\nprintf 'P {r} {p} %s\\n' \"$_r\"\n"
-                    ));
+                    s.push_str(&format!("_fp {k} {q}; printf 'P {r} {p} %s\\n' \"$_r\"\n"));
                     let want = sh_quote(want_sha256.as_deref().unwrap_or("-"));
                     s.push_str(&format!(
                         "case \"$_r\" in file*) if [ \"${{_r##* }}\" != {want} ] && [ \"$(wc -c < {q})\" -le {MAX_DIFF_BYTES} ]; then _blob 'C {r} {p}' {q}; fi;; esac\n"
@@ -141,25 +138,46 @@ fn batch_path_probes(probes: &[Vec<Probe>]) -> String {
             _ => None,
         })
         .collect();
-    let mut s = String::from("_fast=0\n");
-    if paths.is_empty() {
-        return s;
+    // The paths appear once more here, as arguments: the script is one `sh -c` argument,
+    // which Linux limits to 128 KiB, so per-path code stays as short as it was.
+    let mut s = String::from(BATCH);
+    if !paths.is_empty() {
+        s.push_str("set --");
+        for q in &paths {
+            s.push(' ');
+            s.push_str(q);
+        }
+        s.push_str("\n_batch \"$@\"\nset --\n");
     }
-    s.push_str("if _ex=$(mktemp -d \"${TMPDIR:-/tmp}/ferry.XXXXXX\"); then\ntrap 'rm -rf \"$_ex\"' EXIT\nset --\n");
-    for (k, q) in paths.iter().enumerate() {
-        s.push_str(&format!("if [ -L {q} ]; then _k{k}=l; elif [ -f {q} ]; then _k{k}=f; set -- \"$@\" {q}; elif [ -d {q} ]; then _k{k}=d; set -- \"$@\" {q}; elif [ -e {q} ]; then _k{k}=o; set -- \"$@\" {q}; else _k{k}=a; fi\n"));
-    }
-    s.push_str("_ns=$#; : > \"$_ex/st\"; if [ $# -gt 0 ]; then _st_all \"$@\" > \"$_ex/st\" 2>/dev/null; fi\nset --\n");
-    for (k, q) in paths.iter().enumerate() {
-        s.push_str(&format!("if [ $_k{k} = f ]; then set -- \"$@\" {q}; fi\n"));
-    }
-    s.push_str(concat!(
-        "_nh=$#; : > \"$_ex/sha\"; if [ $# -gt 0 ]; then _sha_all \"$@\" > \"$_ex/sha\" 2>/dev/null; fi\n",
-        "if [ \"$(wc -l < \"$_ex/st\")\" -eq $_ns ] && [ \"$(wc -l < \"$_ex/sha\")\" -eq $_nh ]; then _fast=1; exec 3< \"$_ex/st\" 4< \"$_ex/sha\"; fi\n",
-        "fi\n",
-    ));
     s
 }
+
+/// Shell functions of the batched path probes (see `batch_path_probes`).
+const BATCH: &str = r#"_fast=0
+_kinds() { _i=0; for _p in "$@"; do
+  if [ -L "$_p" ]; then _k=l; elif [ -f "$_p" ]; then _k=f; elif [ -d "$_p" ]; then _k=d; elif [ -e "$_p" ]; then _k=o; else _k=a; fi
+  eval "_k$_i=$_k"; _i=$((_i + 1)); done; }
+# _pick KINDS CMD PATH...: runs CMD on the paths of those kinds, in order; _cnt says how many.
+_pick() { _w=$1; _c=$2; shift 2; _i=0; for _p in "$@"; do shift; eval "_kk=\$_k$_i"
+  case " $_w " in *" $_kk "*) set -- "$@" "$_p";; esac; _i=$((_i + 1)); done
+  _cnt=$#; [ $# -eq 0 ] || "$_c" "$@"; }
+_batch() {
+  _ex=$(mktemp -d "${TMPDIR:-/tmp}/ferry.XXXXXX") || return 0
+  trap 'rm -rf "$_ex"' EXIT
+  _kinds "$@"
+  _pick "f d o" _st_all "$@" > "$_ex/st" 2>/dev/null; _ns=$_cnt
+  _pick f _sha_all "$@" > "$_ex/sha" 2>/dev/null; _nh=$_cnt
+  if [ "$(wc -l < "$_ex/st")" -eq $_ns ] && [ "$(wc -l < "$_ex/sha")" -eq $_nh ]; then
+    _fast=1; exec 3< "$_ex/st" 4< "$_ex/sha"
+  fi; }
+_fp() { if [ $_fast = 1 ]; then eval "_kk=\$_k$1"; case $_kk in
+  l) _r="link $(_st "$2") -";;
+  f) read -r _s <&3; read -r _h _x <&4; _r="file $_s ${_h#\\}";;
+  d) read -r _s <&3; _r="dir $_s -";;
+  o) read -r _s <&3; _r="other $_s -";;
+  *) _r='absent - - - -';;
+  esac; else _r=$(_probe "$2"); fi; }
+"#;
 
 /// Reads the explore output back, checking that every probe answered.
 pub fn parse(output: &[u8], probes: &[Vec<Probe>]) -> Result<Explored, String> {
