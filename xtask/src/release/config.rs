@@ -14,6 +14,13 @@ pub struct ReleaseConfig {
     #[serde(default = "default_remote")]
     pub remote: String,
     pub github: GithubConfig,
+    /// `HOST[:PORT]/NAME` images are pushed to (`cargo xtask oci push`); without it the oci
+    /// stage is skipped. Credentials: see `cargo xtask oci push --help`.
+    #[serde(default)]
+    pub image_repository: Option<String>,
+    /// Plain HTTP to the image registry (a loopback test registry only).
+    #[serde(default)]
+    pub image_plain_http: bool,
     /// The Homebrew tap; without it the homebrew stage is skipped.
     #[serde(default)]
     pub homebrew: Option<HomebrewConfig>,

@@ -17,6 +17,7 @@ pub mod github;
 pub mod homebrew;
 pub mod journal;
 pub mod notify;
+pub mod oci;
 pub mod pointer;
 pub mod preflight;
 pub mod publish;
@@ -409,15 +410,35 @@ fn registry_skip(
 ) -> Option<String> {
     let asked = |s: Skippable| opts.skip.contains(&s).then(|| "--skip".to_owned());
     match name {
-        "oci" => asked(Skippable::Oci).or_else(|| {
-            Some("image push is not wired in yet: `cargo xtask oci push` (pipeline III) has not landed".into())
-        }),
+        "oci" => asked(Skippable::Oci)
+            .or_else(|| {
+                oci::skip_reason(
+                    repo.rc.image_repository.as_deref(),
+                    opts.dist_dir.as_deref(),
+                )
+            })
+            .or_else(|| opts.draft.then(|| "--draft: nothing is published".into())),
+
         "homebrew" => asked(Skippable::Homebrew)
-            .or_else(|| repo.rc.homebrew.is_none().then(|| "no [ferry.release.homebrew]".into()))
-            .or_else(|| version.is_prerelease().then(|| "pre-release: the formula tracks stable releases".into()))
+            .or_else(|| {
+                repo.rc
+                    .homebrew
+                    .is_none()
+                    .then(|| "no [ferry.release.homebrew]".into())
+            })
+            .or_else(|| {
+                version
+                    .is_prerelease()
+                    .then(|| "pre-release: the formula tracks stable releases".into())
+            })
             .or_else(|| opts.draft.then(|| "--draft: nothing is published".into())),
         "notify" => asked(Skippable::Notify)
-            .or_else(|| repo.rc.notify.is_none().then(|| "no [ferry.release.notify]".into()))
+            .or_else(|| {
+                repo.rc
+                    .notify
+                    .is_none()
+                    .then(|| "no [ferry.release.notify]".into())
+            })
             .or_else(|| opts.draft.then(|| "--draft: nothing is published".into())),
         _ => None,
     }
@@ -782,6 +803,23 @@ fn step(
             } else {
                 "published (not latest)".into()
             })
+        }
+        "oci" => {
+            let repository = repo
+                .rc
+                .image_repository
+                .as_deref()
+                .expect("skip checked it");
+            let dist = journal
+                .detail("dist")
+                .map(PathBuf::from)
+                .context("dist ran first")?;
+            if let Some(reason) = oci::skip_reason(Some(repository), Some(&dist)) {
+                return Ok(format!("skipped: {reason}"));
+            }
+            oci::push(&dist, repository, repo.rc.image_plain_http)?;
+            journal.record(jpath, name, repository)?;
+            Ok(format!("pushed to {repository}"))
         }
         "homebrew" => {
             // The formula follows GitHub's latest: a backport (1.0.1 after 1.1.0) leaves it.

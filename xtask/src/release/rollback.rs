@@ -241,11 +241,22 @@ pub fn run(args: &RollbackArgs) -> anyhow::Result<()> {
 
     record(
         "oci",
-        Ok(if skip(super::Skippable::Oci) {
-            "skipped: --skip".into()
-        } else {
-            "skipped: `cargo xtask oci retag` (pipeline III) has not landed; re-point latest/{major}.{minor}/{major} by hand".into()
-        }),
+        (|| {
+            if skip(super::Skippable::Oci) {
+                return Ok("skipped: --skip".into());
+            }
+            let Some(repository) = repo.rc.image_repository.as_deref() else {
+                return Ok("skipped: no ferry.release.image-repository".into());
+            };
+            let variants: Vec<String> = repo.ws.ferry.variants.keys().cloned().collect();
+            let moved =
+                super::oci::retag(&to, &variants, repository, repo.rc.image_plain_http, dry)?;
+            Ok(format!(
+                "{}{}",
+                if dry { "would: retag " } else { "retagged " },
+                moved.join(", ")
+            ))
+        })(),
     );
 
     // 5. CHANGELOG.md: `[YANKED]` on the bad version (and off the target, rolling forward).

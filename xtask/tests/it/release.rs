@@ -407,3 +407,54 @@ fn draft_releases_stay_drafts() {
         "nothing published, nothing announced"
     );
 }
+
+#[test]
+fn secrets_stay_out_of_outputs_files_and_errors() {
+    let f = Fixture::new();
+    // A webhook that can't be reached: the error names the variable, never the URL.
+    let mut cmd = f.xtask(&["release", "--version", "1.0.0", "--date", "2026-01-02"]);
+    let dist = f.dist("1.0.0");
+    cmd.arg("--dist-dir").arg(&dist).env(
+        crate::release_support::WEBHOOK_ENV,
+        "http://127.0.0.1:1/hooks/T000/B000/secretpart",
+    );
+    let err = fails(&run(&mut cmd));
+    assert!(
+        err.contains("the webhook in FERRY_TEST_WEBHOOK failed"),
+        "{err}"
+    );
+    // Published already (notify is last); the resume with a working URL only notifies.
+    assert!(!f.gh.release("v1.0.0").unwrap().draft);
+    ok(&run(&mut f.xtask(&["release", "--resume"])));
+    assert_eq!(f.hook.received().len(), 1);
+    // Nothing written by the release holds the token or the webhook URL.
+    let mut stack = vec![f.repo.join("target"), dist];
+    let mut files = 0;
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            files += 1;
+            let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+            assert!(
+                !text.contains(crate::github_fake::TOKEN) && !text.contains("secretpart"),
+                "{}",
+                p.display()
+            );
+        }
+    }
+    assert!(files > 3, "the journal and pointer were checked");
+    // Nor does the release on GitHub.
+    f.gh.with(|s| {
+        for r in &s.releases {
+            assert!(!r
+                .body
+                .clone()
+                .unwrap_or_default()
+                .contains(crate::github_fake::TOKEN));
+        }
+        for a in &s.assets {
+            assert!(!String::from_utf8_lossy(&a.data).contains(crate::github_fake::TOKEN));
+        }
+    });
+}
