@@ -458,3 +458,37 @@ fn secrets_stay_out_of_outputs_files_and_errors() {
         }
     });
 }
+
+#[test]
+fn the_client_follows_pagination_when_deciding_latest() {
+    let f = Fixture::new();
+    // 150 older releases on GitHub; only the oldest (last page at 100 per page) is higher.
+    f.gh.with(|s| {
+        for i in 0..150u64 {
+            s.releases.push(crate::github_fake::Rel {
+                id: 1 + i,
+                tag_name: if i == 149 {
+                    "v9.0.0".into()
+                } else {
+                    format!("v0.0.{i}")
+                },
+                name: None,
+                body: None,
+                draft: false,
+                prerelease: false,
+                target_commitish: "main".into(),
+                created: 0,
+                published: Some(0),
+            });
+        }
+    });
+    let out = ok(&f.release("1.0.0", &["--json"]));
+    let s: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(s["latest"], false, "v9.0.0 on page 2 is higher");
+    f.gh.with(|s| {
+        assert!(
+            s.log.iter().any(|l| l.path.contains("page=2")),
+            "read the second page"
+        );
+    });
+}
