@@ -10,6 +10,8 @@
 #         gcc-mingw-w64-x86-64                           (linker: x86_64-pc-windows-gnu)
 #         llvm-14   (llvm-objcopy-14 as `rust-objcopy`: rustc strips Mach-O with it)
 #         minisign zip unzip xz-utils file              (verify / tests / bench)
+#         umoci skopeo runc podman docker-registry apache2-utils   (OCI image tests: inspect,
+#                                                  unpack, run, loopback registry, htpasswd)
 #         qemu-user-static wine wine64                   (smoke runs; skip with FERRY_SETUP_RUNNERS=0)
 #   pip : ziglang (zig as a linker for musl/macOS/FreeBSD) and cargo-dist's `dist`
 #         (interop test), actionlint and check-jsonschema (ci/ validation), all in a
@@ -33,7 +35,8 @@ log() { printf '== setup: %s\n' "$*" >&2; }
 # ---------------------------------------------------------------- apt packages
 pkgs=(rustc-web cargo-web rust-web-src gcc-aarch64-linux-gnu libc6-dev-arm64-cross
       gcc-mingw-w64-x86-64 llvm-14 file python3 python3-venv ca-certificates
-      minisign zip unzip xz-utils tar gzip coreutils)
+      minisign zip unzip xz-utils tar gzip coreutils
+      umoci skopeo runc podman docker-registry apache2-utils)
 [ "$RUNNERS" = 1 ] && pkgs+=(qemu-user-static wine wine64)
 missing=()
 for p in "${pkgs[@]}"; do
@@ -138,5 +141,10 @@ fi
 # ---------------------------------------------------------------- rustup link (optional)
 if command -v rustup >/dev/null 2>&1; then
   rustup toolchain list | grep -q '^debian-web' || rustup toolchain link debian-web /usr
+fi
+# docker-registry's package enables a system service on :5000 with auth; tests start their
+# own on loopback, so make sure the packaged one is not running.
+if command -v systemctl >/dev/null 2>&1; then
+  $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
 fi
 log "ok: add $XCROSS_HOME/bin to PATH (cargo xtask does this itself)"

@@ -28,5 +28,7 @@ pub fn run(args: &SetupArgs) -> anyhow::Result<()> {
     if !status.success() {
         bail!("setup failed ({status}); the output above says which step");
     }
-    Ok(())
+    // The images' pinned Debian packages (busybox-static, ca-certificates) into the cache.
+    crate::oci::fetch(None).context("fetching the OCI images' pinned inputs")
+
 }

@@ -65,8 +65,16 @@ impl Stage for Oci {
             .expect("skip() checked [ferry.image]");
         let inputs = Inputs::load(&ctx.options.root.join(&image_cfg.inputs))?;
         let cache = inputs::cache_dir();
-        let base = base_layer(ctx, &inputs, &cache).context("building the base layer")?;
+        let mtime = ctx.git.source_date_epoch;
+        let base_files = base_tree(&inputs, &cache).context("assembling the base layer")?;
+        let base = layer::build(&base_files, mtime)?;
+        // One busybox layer per platform, shared by every variant that has a shell.
+        let mut busybox: BTreeMap<String, (Tree, layer::Layer)> = BTreeMap::new();
         std::fs::create_dir_all(&ctx.options.out_dir)?;
+        let context_root = ctx.options.staging_dir.join("oci-context");
+        if context_root.exists() {
+            std::fs::remove_dir_all(&context_root)?;
+        }
         for variant in ctx.options.variants.clone() {
             let with_shell = image_cfg.with_shell.contains(&variant);
             let mut layout = Layout::default();
@@ -79,15 +87,28 @@ impl Stage for Oci {
                 let target = TargetInfo::lookup(triple).expect("validated in config.rs");
                 let platform = image::platform_of(target.arch)
                     .with_context(|| format!("no OCI platform for {triple}"))?;
-                let mut layers = vec![("base", &base)];
-                let busybox;
-                if with_shell {
-                    busybox = busybox_layer(ctx, &inputs, &cache, &platform.architecture)
-                        .with_context(|| format!("building the busybox layer for {triple}"))?;
-                    layers.push(("busybox", &busybox));
+                let arch = platform.architecture.clone();
+                // The Containerfile's build context: the same trees as files (containers/README.md).
+                let context = context_root.join(format!("linux-{arch}"));
+                if !context.join("base").exists() {
+                    base_files.materialize(&context.join("base"))?;
                 }
-                let app = ferry_layer(ctx, &variant, &binary.path)
-                    .with_context(|| format!("building the ferry layer for {triple}"))?;
+                let mut layers = vec![("base", &base)];
+                if with_shell {
+                    if !busybox.contains_key(&arch) {
+                        let t = busybox_tree(ctx, &inputs, &cache, &arch).with_context(|| {
+                            format!("assembling the busybox layer for {triple}")
+                        })?;
+                        t.materialize(&context.join("busybox"))?;
+                        let l = layer::build(&t, mtime)?;
+                        busybox.insert(arch.clone(), (t, l));
+                    }
+                    layers.push(("busybox", &busybox[&arch].1));
+                }
+                let app_files = ferry_tree(ctx, &variant, &binary.path)
+                    .with_context(|| format!("assembling the ferry layer for {triple}"))?;
+                app_files.materialize(&context.join(format!("ferry-{variant}")))?;
+                let app = layer::build(&app_files, mtime)?;
                 layers.push(("ferry", &app));
                 let manifest = platform_manifest(ctx, &variant, with_shell, &platform, &layers)?;
                 for (_, l) in &layers {
@@ -100,7 +121,7 @@ impl Stage for Oci {
                 layout.add_blob(&manifest.manifest);
                 let mut d = manifest.manifest.descriptor(MEDIA_MANIFEST);
                 d.platform = Some(platform.clone());
-                layout.add_ref(&format!("linux-{}", platform.architecture), d.clone());
+                layout.add_ref(&format!("linux-{arch}"), d.clone());
                 manifests.push(d);
             }
             if manifests.is_empty() {
@@ -267,11 +288,7 @@ fn platform_manifest(
 }
 
 /// The files of the base layer, also used by tests and the Containerfile check.
-fn base_layer(
-    ctx: &ReleaseContext,
-    inputs: &Inputs,
-    cache: &std::path::Path,
-) -> anyhow::Result<layer::Layer> {
+fn base_tree(inputs: &Inputs, cache: &std::path::Path) -> anyhow::Result<Tree> {
     let ca = inputs.find("ca-certificates", "all")?;
     let files = deb::data_files(&ca.read(cache)?)
         .with_context(|| format!("reading {} {}", ca.package, ca.version))?;
@@ -280,11 +297,10 @@ fn base_layer(
     // enables all of Mozilla's by default.
     for (path, entry) in &files {
         if path.starts_with("usr/share/ca-certificates/mozilla/") && path.ends_with(".crt") {
-            if let DebEntry::File { bytes, .. } = entry {
-                bundle.extend_from_slice(bytes);
-                if !bundle.ends_with(b"\n") {
-                    bundle.push(b'\n');
-                }
+            let DebEntry::File { bytes } = entry;
+            bundle.extend_from_slice(bytes);
+            if !bundle.ends_with(b"\n") {
+                bundle.push(b'\n');
             }
         }
     }
@@ -313,12 +329,12 @@ fn base_layer(
     t.dir("root", 0o700, 0);
     t.dir("home/nonroot", 0o755, NONROOT_ID);
     t.dir("tmp", 0o1777, 0);
-    layer::build(&t, ctx.git.source_date_epoch)
+    Ok(t)
 }
 
 fn copy_doc(t: &mut Tree, files: &BTreeMap<String, DebEntry>, path: &str) -> anyhow::Result<()> {
     match files.get(path) {
-        Some(DebEntry::File { bytes, .. }) => {
+        Some(DebEntry::File { bytes }) => {
             t.file(path, bytes.clone(), 0o644);
             Ok(())
         }
@@ -326,16 +342,16 @@ fn copy_doc(t: &mut Tree, files: &BTreeMap<String, DebEntry>, path: &str) -> any
     }
 }
 
-fn busybox_layer(
+fn busybox_tree(
     ctx: &ReleaseContext,
     inputs: &Inputs,
     cache: &std::path::Path,
     arch: &str,
-) -> anyhow::Result<layer::Layer> {
+) -> anyhow::Result<Tree> {
     let deb = inputs.find("busybox-static", arch)?;
     let files = deb::data_files(&deb.read(cache)?)
         .with_context(|| format!("reading {} {} ({arch})", deb.package, deb.version))?;
-    let Some(DebEntry::File { bytes, .. }) = files.get("bin/busybox") else {
+    let Some(DebEntry::File { bytes }) = files.get("bin/busybox") else {
         anyhow::bail!("{} has no bin/busybox", deb.package);
     };
     let mut t = Tree::default();
@@ -350,7 +366,7 @@ fn busybox_layer(
         t.symlink(&format!("bin/{applet}"), "/bin/busybox");
     }
     copy_doc(&mut t, &files, "usr/share/doc/busybox-static/copyright")?;
-    layer::build(&t, ctx.git.source_date_epoch)
+    Ok(t)
 }
 
 /// Where the complete variant's generated files go, so shells and `man` find them.
@@ -370,11 +386,11 @@ const GENERATED_PATHS: &[(&str, &str)] = &[
     ("man/ferry.1", "usr/share/man/man1/ferry.1"),
 ];
 
-fn ferry_layer(
+fn ferry_tree(
     ctx: &ReleaseContext,
     variant: &str,
     binary: &std::path::Path,
-) -> anyhow::Result<layer::Layer> {
+) -> anyhow::Result<Tree> {
     let mut t = Tree::default();
     let bytes = std::fs::read(binary).with_context(|| format!("reading {}", binary.display()))?;
     t.file(BINARY_PATH, bytes, 0o755);
@@ -403,7 +419,7 @@ fn ferry_layer(
             }
         }
     }
-    layer::build(&t, ctx.git.source_date_epoch)
+    Ok(t)
 }
 
 fn add_tree(t: &mut Tree, src: &std::path::Path, dest: &str) -> anyhow::Result<()> {

@@ -11,7 +11,12 @@ mod dist_host;
 mod github_fake;
 mod http;
 mod interop;
+// OCI images (`oci.rs`: layout, run; `oci_registry.rs`: push/retag) and the loopback registry
+// they push to (`registry.rs`).
+mod oci;
+mod oci_registry;
 mod plan;
+mod registry;
 mod release;
 mod release_support;
 mod rollback;

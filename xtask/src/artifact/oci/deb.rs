@@ -6,14 +6,13 @@ use std::io::Read;
 
 use anyhow::{bail, Context};
 
-/// A regular file or symlink found in a package's data tar.
+/// A regular file found in a package's data tar (modes are set by the image's own rules).
 #[derive(Debug, Clone)]
 pub enum DebEntry {
-    File { bytes: Vec<u8>, mode: u32 },
-    Symlink { target: String },
+    File { bytes: Vec<u8> },
 }
 
-/// Every regular file and symlink of the package, keyed by path without the leading `./`.
+/// Every regular file of the package, keyed by path without the leading `./`.
 pub fn data_files(deb: &[u8]) -> anyhow::Result<BTreeMap<String, DebEntry>> {
     let (name, member) = ar_members(deb)?
         .into_iter()
@@ -34,22 +33,10 @@ pub fn data_files(deb: &[u8]) -> anyhow::Result<BTreeMap<String, DebEntry>> {
             .trim_start_matches("./")
             .trim_end_matches('/')
             .to_owned();
-        match entry.header().entry_type() {
-            tar::EntryType::Regular => {
-                let mode = entry.header().mode()?;
-                let mut bytes = Vec::new();
-                entry.read_to_end(&mut bytes)?;
-                out.insert(path, DebEntry::File { bytes, mode });
-            }
-            tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name()?
-                    .context("symlink without target")?
-                    .to_string_lossy()
-                    .into_owned();
-                out.insert(path, DebEntry::Symlink { target });
-            }
-            _ => {}
+        if entry.header().entry_type() == tar::EntryType::Regular {
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes)?;
+            out.insert(path, DebEntry::File { bytes });
         }
     }
     Ok(out)

@@ -82,6 +82,32 @@ impl Tree {
     pub fn paths(&self) -> impl Iterator<Item = (&String, &Node)> {
         self.0.iter()
     }
+
+    /// Writes the tree under `dir` (a build context for the Containerfile): modes as in the
+    /// layer; owners too when running as root, since only root may chown.
+    pub fn materialize(&self, dir: &std::path::Path) -> anyhow::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        for (path, node) in &self.0 {
+            let dest = dir.join(path);
+            match node {
+                Node::Dir { mode, owner } => {
+                    std::fs::create_dir_all(&dest)?;
+                    std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(*mode))?;
+                    if *owner != 0 {
+                        let _ = std::os::unix::fs::chown(&dest, Some(*owner), Some(*owner));
+                    }
+                }
+                Node::File { bytes, mode } => {
+                    std::fs::write(&dest, &bytes[..])
+                        .with_context(|| format!("writing {}", dest.display()))?;
+                    std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(*mode))?;
+                }
+                Node::Symlink { target } => std::os::unix::fs::symlink(target, &dest)
+                    .with_context(|| format!("linking {}", dest.display()))?,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A written layer: the compressed blob and the two digests an image needs.

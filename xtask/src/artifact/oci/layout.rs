@@ -120,12 +120,6 @@ impl Layout {
         })
     }
 
-    pub fn find_ref(&self, name: &str) -> Option<&Descriptor> {
-        self.refs
-            .iter()
-            .find(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(name))
-    }
-
     pub fn blob(&self, digest: &str) -> anyhow::Result<&[u8]> {
         self.blobs
             .get(digest)
