@@ -30,5 +30,4 @@ pub fn run(args: &SetupArgs) -> anyhow::Result<()> {
     }
     // The images' pinned Debian packages (busybox-static, ca-certificates) into the cache.
     crate::oci::fetch(None).context("fetching the OCI images' pinned inputs")
-
 }
