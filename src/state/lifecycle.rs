@@ -134,7 +134,15 @@ pub struct Refusal {
 /// Decides whether `step` may run in `state`. `Create` is decided by the store (it has
 /// no state yet, or re-creates a destroyed environment).
 pub fn check(state: &State, step: Step) -> Result<(), Refusal> {
-    let phase = state.phase();
+    // After a failure, only that step, earlier ones and destroy may run: a later step would
+    // work on what the failed step left half done (e.g. hosts a failed re-provision replaced).
+    let phase = match state {
+        State::Failed(f) => f
+            .step
+            .prerequisite()
+            .map_or(f.from, |p| f.from.min(p.target())),
+        State::Settled { phase } => *phase,
+    };
     if phase == Phase::Destroyed {
         // Only a new `create` brings a destroyed environment back; `destroy` again is a no-op retry.
         return match step {
@@ -210,6 +218,18 @@ mod tests {
             Some(Step::Configure)
         );
         assert_eq!(check(&failed, Step::Destroy), Ok(()));
+        // A failed re-provision of a configured environment blocks configure until it succeeds.
+        let reprovision = State::Failed(Failure {
+            step: Step::Provision,
+            from: Phase::Configured,
+            error: "x".into(),
+            at: "t".into(),
+        });
+        assert_eq!(
+            check(&reprovision, Step::Configure).unwrap_err().first,
+            Some(Step::Provision)
+        );
+        assert_eq!(check(&reprovision, Step::Provision), Ok(()));
     }
 
     #[test]
