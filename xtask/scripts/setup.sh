@@ -10,6 +10,8 @@
 #         gcc-mingw-w64-x86-64                           (linker: x86_64-pc-windows-gnu)
 #         llvm-14   (llvm-objcopy-14 as `rust-objcopy`: rustc strips Mach-O with it)
 #         minisign zip unzip xz-utils file              (verify / tests / bench)
+#         shellcheck dash busybox curl wget              (install.sh checks and runs)
+#         lintian rpm rpmlint cpio wixl msitools ruby    (deb/rpm/msi/formula checks)
 #         umoci skopeo runc podman docker-registry apache2-utils   (OCI image tests: inspect,
 #                                                  unpack, run, loopback registry, htpasswd)
 #         qemu-user-static wine wine64                   (smoke runs; skip with FERRY_SETUP_RUNNERS=0)
@@ -36,7 +38,8 @@ log() { printf '== setup: %s\n' "$*" >&2; }
 pkgs=(rustc-web cargo-web rust-web-src gcc-aarch64-linux-gnu libc6-dev-arm64-cross
       gcc-mingw-w64-x86-64 llvm-14 file python3 python3-venv ca-certificates
       minisign zip unzip xz-utils tar gzip coreutils
-      umoci skopeo runc podman docker-registry apache2-utils)
+      umoci skopeo runc podman docker-registry apache2-utils
+      shellcheck dash busybox curl wget lintian rpm rpmlint cpio wixl msitools ruby)
 [ "$RUNNERS" = 1 ] && pkgs+=(qemu-user-static wine wine64)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -62,6 +62,14 @@ pub enum ArtifactKind {
     OciImage,
     /// The same image as an OCI layout directory; its `sha256` is the image index digest.
     OciLayout,
+    /// `.deb` package (`ferry_{debversion}_{arch}.deb`).
+    Deb,
+    /// `.rpm` package (`ferry-{version}-{release}.{arch}.rpm`).
+    Rpm,
+    /// `install.sh` / `install.ps1`, rendered for this release.
+    Installer,
+    /// `latest.json`: the signed pointer installers resolve "latest" with.
+    LatestPointer,
     /// `<artifact>.sha256`.
     Checksum,
     /// `SHA256SUMS`, covering every shipped artifact.

@@ -27,9 +27,14 @@ pub const DIST: &[&dyn Stage] = &[
     &stage::generate::Generate,
     // Archives wrap binaries plus docs and generated files.
     &stage::archive::Archive,
+    // Linux packages hold the same binaries as the archives (a test checks they are identical).
+    &stage::deb::Deb,
+    &stage::rpm::Rpm,
     // Images take the static Linux binaries and the complete variant's generated files, and
     // are packaging like the archives: before checksums, signatures and the manifest.
     &stage::oci::Oci,
+    // Installers and latest.json point at the files above; checksums and signatures cover them.
+    &stage::installers::Installers,
     // Checksums cover every shipped file, so they come after all packaging stages.
     &stage::checksum::Checksum,
     // Signatures cover the artifacts and SHA256SUMS, so they follow the checksums.

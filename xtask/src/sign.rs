@@ -51,6 +51,11 @@ impl Signer {
         Ok(Self { sk, pk })
     }
 
+    /// The public key (base64 line), which installers embed to verify downloads.
+    pub fn public_key_base64(&self) -> String {
+        self.pk.to_base64()
+    }
+
     /// Signs a file; the trusted comment names the file so a signature can't be moved to another.
     pub fn sign_file(&self, path: &Path, trusted_comment: &str) -> anyhow::Result<String> {
         let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;

@@ -155,7 +155,13 @@ fn check_files(dir: &Path, m: &DistManifest, r: &mut Report) {
 fn shipped(m: &DistManifest) -> impl Iterator<Item = (&String, &ManifestArtifact)> {
     m.artifacts
         .iter()
-        .filter(|(_, a)| a.kind == "executable-zip")
+        .filter(|(_, a)| {
+            // Packages and installers are shipped too: in SHA256SUMS and signed.
+            a.kind == "executable-zip"
+                || crate::stage::manifest::PACKAGE_KINDS
+                    .iter()
+                    .any(|(_, k)| *k == a.kind)
+        })
 }
 
 fn check_sha256sum(dir: &Path, m: &DistManifest, r: &mut Report) -> anyhow::Result<()> {

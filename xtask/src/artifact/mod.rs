@@ -2,4 +2,9 @@
 //! stages: `stage/archive.rs` decides what goes in, `verify.rs` reads them back.
 
 pub mod archive;
+pub mod deb;
+pub mod installer;
+pub mod package;
+pub mod rpm;
+pub mod template;
 pub mod oci;

@@ -10,7 +10,14 @@ use crate::plan::CHECKSUMS_FILE;
 pub struct Checksum;
 
 /// Kinds that users download; later packaging stages (deb, rpm, …) add theirs here.
-pub const SHIPPED: &[ArtifactKind] = &[ArtifactKind::Archive, ArtifactKind::OciImage];
+pub const SHIPPED: &[ArtifactKind] = &[
+    ArtifactKind::Archive,
+    ArtifactKind::Deb,
+    ArtifactKind::Rpm,
+    ArtifactKind::Installer,
+    ArtifactKind::LatestPointer,
+    ArtifactKind::OciImage,
+];
 
 impl Stage for Checksum {
     fn name(&self) -> &'static str {

@@ -17,6 +17,14 @@ use crate::plan::{CHECKSUMS_FILE, MANIFEST_FILE};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// Manifest `kind` of each package and installer artifact kind.
+pub const PACKAGE_KINDS: &[(ArtifactKind, &str)] = &[
+    (ArtifactKind::Deb, "deb"),
+    (ArtifactKind::Rpm, "rpm"),
+    (ArtifactKind::Installer, "installer"),
+    (ArtifactKind::LatestPointer, "latest-pointer"),
+];
+
 pub struct Manifest;
 
 #[derive(Debug, Serialize, serde::Deserialize)]
@@ -180,6 +188,12 @@ fn build(ctx: &ReleaseContext) -> DistManifest {
     for a in ctx.artifacts.of_kind(ArtifactKind::OciLayout) {
         add(&a, "oci-layout", None, vec![]);
     }
+    // Packages and installers (pipeline II): downloadable, with a checksum and a signature.
+    for (kind, name) in PACKAGE_KINDS {
+        for a in ctx.artifacts.of_kind(*kind) {
+            add(&a, name, Some(format!("{}.sha256", a.name)), vec![]);
+        }
+    }
     for a in ctx.artifacts.of_kind(ArtifactKind::Checksum) {
         add(&a, "checksum", None, vec![]);
     }
@@ -193,6 +207,9 @@ fn build(ctx: &ReleaseContext) -> DistManifest {
             .into_iter()
             .map(|a| a.name),
     );
+    for (kind, _) in PACKAGE_KINDS {
+        names.extend(ctx.artifacts.of_kind(*kind).into_iter().map(|a| a.name));
+    }
     names.push(CHECKSUMS_FILE.to_owned());
     DistManifest {
         dist_version: format!("ferry-xtask {}", env!("CARGO_PKG_VERSION")),

@@ -3,7 +3,10 @@
 pub mod archive;
 pub mod build;
 pub mod checksum;
+pub mod deb;
 pub mod generate;
+pub mod installers;
 pub mod manifest;
+pub mod rpm;
 pub mod oci;
 pub mod sign;

@@ -7,15 +7,19 @@
 mod changelog;
 mod ci_workflows;
 mod cross;
+mod deb;
 mod dist_host;
 mod github_fake;
 mod http;
+mod installer_sh;
 mod interop;
+mod packages;
 // OCI images (`oci.rs`: layout, run; `oci_registry.rs`: push/retag) and the loopback registry
 // they push to (`registry.rs`).
 mod oci;
 mod oci_registry;
 mod plan;
+mod rpm;
 mod registry;
 mod release;
 mod release_support;

@@ -29,6 +29,7 @@ pub fn xtask() -> Command {
         "FERRY_DIST_VARIANTS",
         "FERRY_DIST_OUT_DIR",
         "FERRY_DIST_PROFILE",
+        "FERRY_DIST_VERSION",
     ] {
         c.env_remove(v);
     }

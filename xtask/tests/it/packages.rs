@@ -1,0 +1,141 @@
+//! Helpers shared by the package and installer tests (deb, rpm, msi, installers): finding
+//! artifacts in the shared host dist, a second dist of another version, running tools.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use crate::support::{dist_cmd, host_dist, root, run_ok};
+
+/// The one file in `dir` whose name satisfies `pred`; panics listing the directory otherwise.
+pub fn find(dir: &Path, pred: impl Fn(&str) -> bool) -> PathBuf {
+    let mut hits: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| pred(&p.file_name().unwrap().to_string_lossy()))
+        .collect();
+    let listing: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(hits.len(), 1, "expected one match in {listing:?}");
+    hits.pop().unwrap()
+}
+
+/// Runs a command, returning its output; prints both streams for the test log.
+pub fn sh(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    eprintln!(
+        "$ {cmd:?} -> {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[track_caller]
+pub fn sh_ok(cmd: &mut Command) -> String {
+    let out = sh(cmd);
+    assert!(out.status.success(), "failed: {cmd:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Where `dist` staged the host dist's binaries (`<target>/<variant>/ferry`): the prebuilt
+/// input for extra dists of other versions, so they build nothing.
+fn staging_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    target.join("dist-staging").join(workspace_version())
+}
+
+pub fn workspace_version() -> String {
+    let cargo: toml::Table =
+        toml::from_str(&std::fs::read_to_string(root().join("Cargo.toml")).unwrap()).unwrap();
+    cargo["workspace"]["package"]["version"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A dist of `version` (complete variant, host target) from the host dist's binaries, signed
+/// with the host dist's key; one per version per test run.
+pub fn dist_of_version(version: &'static str) -> &'static Path {
+    static DISTS: OnceLock<std::sync::Mutex<Vec<(&'static str, &'static Path)>>> = OnceLock::new();
+    let d = host_dist();
+    let lock = DISTS.get_or_init(Default::default);
+    let mut dists = lock.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = dists.iter().find(|(v, _)| *v == version) {
+        return p;
+    }
+    let out: &'static tempfile::TempDir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    // Copy the staged binaries first: a dist of another version stages under another path.
+    let prebuilt: &'static tempfile::TempDir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    copy_tree(&staging_dir(), prebuilt.path());
+    let mut c = dist_cmd(&d.keys, out.path(), "host", "complete");
+    c.arg("--prebuilt")
+        .arg(prebuilt.path())
+        .env("FERRY_DIST_VERSION", version);
+    run_ok(&mut c);
+    dists.push((version, out.path()));
+    out.path()
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+            copy_tree(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// The binary inside the host dist's tar.gz of `variant`, extracted with the system tar.
+pub fn archived_binary(variant: &str) -> Vec<u8> {
+    let d = host_dist();
+    let tgz = find(d.out.path(), |n| {
+        n.ends_with(&format!("-{variant}.tar.gz")) && n.contains("linux-amd64-gnu")
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    sh_ok(
+        Command::new("tar")
+            .arg("-xzf")
+            .arg(&tgz)
+            .arg("-C")
+            .arg(tmp.path()),
+    );
+    let root = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::read(root.join("ferry")).unwrap()
+}
+
+/// Insta filters for package metadata: versions, sizes, hashes, dates, glibc versions.
+pub fn filters() -> Vec<(String, &'static str)> {
+    let v = workspace_version().replace('.', r"\.");
+    vec![
+        (v, "[VERSION]"),
+        (r"[0-9a-f]{64}".into(), "[SHA256]"),
+        (r"[0-9a-f]{32}".into(), "[MD5]"),
+        (r"Installed-Size: \d+".into(), "Installed-Size: [KIB]"),
+        (r"libc6 \(>= 2\.\d+\)".into(), "libc6 (>= [GLIBC])"),
+        (r#"at_least = "2\.\d+""#.into(), r#"at_least = "[GLIBC]""#),
+        (r"glibc >= 2\.\d+".into(), "glibc >= [GLIBC]"),
+        (
+            r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d \+0000".into(),
+            "[DATE]",
+        ),
+        (r"Size\s*: \d+".into(), "Size        : [SIZE]"),
+        (r"(Build|Install) Date\s*: .*".into(), "$1 Date: [DATE]"),
+    ]
+}
