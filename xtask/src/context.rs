@@ -66,6 +66,8 @@ pub enum ArtifactKind {
     Deb,
     /// `.rpm` package (`ferry-{version}-{release}.{arch}.rpm`).
     Rpm,
+    /// Windows Installer package (`ferry-{version}-windows-amd64-{variant}.msi`).
+    Msi,
     /// `install.sh` / `install.ps1`, rendered for this release.
     Installer,
     /// `latest.json`: the signed pointer installers resolve "latest" with.

@@ -30,6 +30,8 @@ pub const DIST: &[&dyn Stage] = &[
     // Linux packages hold the same binaries as the archives (a test checks they are identical).
     &stage::deb::Deb,
     &stage::rpm::Rpm,
+    // The Windows installer wraps the same Windows binary as the zip.
+    &stage::msi::Msi,
     // Images take the static Linux binaries and the complete variant's generated files, and
     // are packaging like the archives: before checksums, signatures and the manifest.
     &stage::oci::Oci,

@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod deb;
 pub mod installer;
+pub mod msi;
 pub mod package;
 pub mod rpm;
 pub mod template;

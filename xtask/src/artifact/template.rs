@@ -15,6 +15,8 @@ pub const DEB_CONTROL: &str = "packaging/deb/control.j2";
 pub const DEB_COPYRIGHT: &str = "packaging/deb/copyright.j2";
 pub const DEB_CHANGELOG: &str = "packaging/deb/changelog.j2";
 pub const DEB_LINTIAN_OVERRIDES: &str = "packaging/deb/lintian-overrides.j2";
+pub const INSTALL_PS1: &str = "installers/install.ps1.j2";
+pub const MSI_WXS: &str = "packaging/msi/ferry.wxs.j2";
 pub const RPM_METADATA: &str = "packaging/rpm/metadata.toml.j2";
 
 /// Renders the template `id` (a path under `root`) with `ctx`.

@@ -14,6 +14,7 @@ pub const SHIPPED: &[ArtifactKind] = &[
     ArtifactKind::Archive,
     ArtifactKind::Deb,
     ArtifactKind::Rpm,
+    ArtifactKind::Msi,
     ArtifactKind::Installer,
     ArtifactKind::LatestPointer,
     ArtifactKind::OciImage,

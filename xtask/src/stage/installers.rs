@@ -15,7 +15,10 @@ pub struct Installers;
 pub const LATEST_FILE: &str = "latest.json";
 
 /// (template, output file name).
-const RENDERED: &[(&str, &str)] = &[(template::INSTALL_SH, "install.sh")];
+const RENDERED: &[(&str, &str)] = &[
+    (template::INSTALL_SH, "install.sh"),
+    (template::INSTALL_PS1, "install.ps1"),
+];
 
 impl Stage for Installers {
     fn name(&self) -> &'static str {

@@ -21,6 +21,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const PACKAGE_KINDS: &[(ArtifactKind, &str)] = &[
     (ArtifactKind::Deb, "deb"),
     (ArtifactKind::Rpm, "rpm"),
+    (ArtifactKind::Msi, "msi"),
     (ArtifactKind::Installer, "installer"),
     (ArtifactKind::LatestPointer, "latest-pointer"),
 ];

@@ -7,6 +7,7 @@ pub mod deb;
 pub mod generate;
 pub mod installers;
 pub mod manifest;
+pub mod msi;
 pub mod rpm;
 pub mod oci;
 pub mod sign;

@@ -11,8 +11,10 @@ mod deb;
 mod dist_host;
 mod github_fake;
 mod http;
+mod installer_ps1;
 mod installer_sh;
 mod interop;
+mod msi;
 mod packages;
 // OCI images (`oci.rs`: layout, run; `oci_registry.rs`: push/retag) and the loopback registry
 // they push to (`registry.rs`).

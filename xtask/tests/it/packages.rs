@@ -139,3 +139,70 @@ pub fn filters() -> Vec<(String, &'static str)> {
         (r"(Build|Install) Date\s*: .*".into(), "$1 Date: [DATE]"),
     ]
 }
+
+/// The host target triple: the one target directory the host dist staged.
+pub fn host_triple() -> String {
+    let _ = host_dist();
+    std::fs::read_dir(staging_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| n != "generated" && n != "msi" && n.contains('-'))
+        .expect("the host dist staged one target")
+}
+
+/// A stand-in executable: a format header and a marker. For tests about packaging only
+/// (the msi, the formula), where a cross build would cost minutes and prove nothing more.
+pub fn fake_binary(header: &[u8]) -> Vec<u8> {
+    let mut b = header.to_vec();
+    b.resize(64, 0);
+    b.extend_from_slice(b"ferry packaging test stand-in: not a real program\n");
+    b
+}
+
+pub struct PlatformsDist {
+    pub out: tempfile::TempDir,
+    pub staging: PathBuf,
+}
+
+pub const FAKE_VERSION: &str = "3.4.5";
+
+/// One signed dist (version 3.4.5, complete variant) for the host (real binary, which the
+/// generate stage runs) plus stand-in binaries for Windows, macOS and Linux arm64.
+pub fn platforms_dist() -> &'static PlatformsDist {
+    static D: OnceLock<PlatformsDist> = OnceLock::new();
+    D.get_or_init(|| {
+        let d = host_dist();
+        let host = host_triple();
+        let prebuilt = tempfile::tempdir().unwrap().keep();
+        let put = |target: &str, name: &str, bytes: &[u8]| {
+            let dir = prebuilt.join(target).join("complete");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(name), bytes).unwrap();
+        };
+        put(
+            &host,
+            "ferry",
+            &std::fs::read(staging_dir().join(&host).join("complete/ferry")).unwrap(),
+        );
+        put("x86_64-pc-windows-gnu", "ferry.exe", &fake_binary(b"MZ"));
+        put("aarch64-unknown-linux-gnu", "ferry", &fake_binary(b"\x7fELF"));
+        put("x86_64-apple-darwin", "ferry", &fake_binary(b"\xcf\xfa\xed\xfe"));
+        put("aarch64-apple-darwin", "ferry", &fake_binary(b"\xcf\xfa\xed\xfe"));
+        let out = tempfile::tempdir().unwrap();
+        let targets = format!(
+            "{host},x86_64-pc-windows-gnu,aarch64-unknown-linux-gnu,x86_64-apple-darwin,aarch64-apple-darwin"
+        );
+        let mut c = dist_cmd(&d.keys, out.path(), &targets, "complete");
+        c.arg("--prebuilt")
+            .arg(&prebuilt)
+            .env("FERRY_DIST_VERSION", FAKE_VERSION);
+        run_ok(&mut c);
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root().join("target"));
+        PlatformsDist {
+            out,
+            staging: target.join("dist-staging").join(FAKE_VERSION),
+        }
+    })
+}
