@@ -5,6 +5,7 @@
 //! Tests that build ferry share one build through `support::host_dist()`.
 
 mod changelog;
+mod ci_image;
 mod ci_workflows;
 mod cross;
 mod deb;
