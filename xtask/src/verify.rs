@@ -153,15 +153,13 @@ fn check_files(dir: &Path, m: &DistManifest, r: &mut Report) {
 }
 
 fn shipped(m: &DistManifest) -> impl Iterator<Item = (&String, &ManifestArtifact)> {
-    m.artifacts
-        .iter()
-        .filter(|(_, a)| {
-            // Packages and installers are shipped too: in SHA256SUMS and signed.
-            a.kind == "executable-zip"
-                || crate::stage::manifest::PACKAGE_KINDS
-                    .iter()
-                    .any(|(_, k)| *k == a.kind)
-        })
+    m.artifacts.iter().filter(|(_, a)| {
+        // Packages and installers are shipped too: in SHA256SUMS and signed.
+        a.kind == "executable-zip"
+            || crate::stage::manifest::PACKAGE_KINDS
+                .iter()
+                .any(|(_, k)| *k == a.kind)
+    })
 }
 
 fn check_sha256sum(dir: &Path, m: &DistManifest, r: &mut Report) -> anyhow::Result<()> {
@@ -519,9 +517,7 @@ fn check_headers(r: &mut Report, archive_name: &str, info: &TargetInfo, bytes: &
 type Runner = (Option<PathBuf>, Vec<(&'static str, &'static str)>);
 
 /// How to execute a binary of `info` on this machine, if at all.
-fn runner(
-    info: &TargetInfo,
-) -> Result<Runner, String> {
+fn runner(info: &TargetInfo) -> Result<Runner, String> {
     let host = crate::targets::host_triple();
     let host_arch = host.split('-').next().unwrap_or_default();
     let host_linux = host.contains("-linux-");

@@ -5,7 +5,7 @@ pub mod archive;
 pub mod deb;
 pub mod installer;
 pub mod msi;
+pub mod oci;
 pub mod package;
 pub mod rpm;
 pub mod template;
-pub mod oci;

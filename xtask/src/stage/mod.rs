@@ -8,6 +8,6 @@ pub mod generate;
 pub mod installers;
 pub mod manifest;
 pub mod msi;
-pub mod rpm;
 pub mod oci;
+pub mod rpm;
 pub mod sign;

@@ -244,9 +244,15 @@ fn checksum_file_and_manifest_have_a_stable_shape() {
     // FIXME: snapshot the whole manifest (filtered) once a snapshot has been reviewed; until
     // then, assert its cargo-dist-shaped structure field by field.
     assert_eq!(manifest["ferry"]["schema_version"], 1);
-    assert!(manifest["announcement_tag"].as_str().unwrap().starts_with('v'));
+    assert!(manifest["announcement_tag"]
+        .as_str()
+        .unwrap()
+        .starts_with('v'));
     let artifacts = manifest["artifacts"].as_object().unwrap();
-    let archives: Vec<_> = artifacts.values().filter(|a| a["kind"] == "executable-zip").collect();
+    let archives: Vec<_> = artifacts
+        .values()
+        .filter(|a| a["kind"] == "executable-zip")
+        .collect();
     assert_eq!(archives.len(), 4, "{manifest:#}");
     for a in archives {
         let name = a["name"].as_str().unwrap();
@@ -259,5 +265,8 @@ fn checksum_file_and_manifest_have_a_stable_shape() {
         assert_eq!(a["target_triples"].as_array().unwrap().len(), 1);
     }
     assert_eq!(artifacts["SHA256SUMS"]["kind"], "unified-checksum");
-    assert_eq!(artifacts["SHA256SUMS"]["ferry"]["signature"], "SHA256SUMS.minisig");
+    assert_eq!(
+        artifacts["SHA256SUMS"]["ferry"]["signature"],
+        "SHA256SUMS.minisig"
+    );
 }
