@@ -177,6 +177,23 @@ fn git(root: &Path, args: &[&str]) -> anyhow::Result<String> {
 }
 
 /// Hex SHA-256 and size of a file, streamed.
+/// A whole-release file (checksums, manifest, installer, pointer): no target, variant or
+/// platform; its digest and size are read from the file as written.
+pub fn release_file(kind: ArtifactKind, name: &str, path: PathBuf) -> anyhow::Result<Artifact> {
+    let (sha256, size) = hash_file(&path)?;
+    Ok(Artifact {
+        kind,
+        name: name.to_owned(),
+        target: None,
+        variant: None,
+        platform: None,
+        format: None,
+        path,
+        size,
+        sha256,
+    })
+}
+
 pub fn hash_file(path: &Path) -> anyhow::Result<(String, u64)> {
     use sha2::Digest;
     let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 
-use crate::context::{hash_file, Artifact, ArtifactKind, ReleaseContext};
+use crate::context::{hash_file, release_file, Artifact, ArtifactKind, ReleaseContext};
 use crate::pipeline::Stage;
 use crate::plan::CHECKSUMS_FILE;
 
@@ -49,18 +49,11 @@ impl Stage for Checksum {
         }
         let path = ctx.options.out_dir.join(CHECKSUMS_FILE);
         std::fs::write(&path, sums).with_context(|| format!("writing {}", path.display()))?;
-        let (sha256, size) = hash_file(&path)?;
-        ctx.artifacts.add(Artifact {
-            kind: ArtifactKind::ChecksumFile,
-            name: CHECKSUMS_FILE.to_owned(),
-            target: None,
-            variant: None,
-            platform: None,
-            format: None,
+        ctx.artifacts.add(release_file(
+            ArtifactKind::ChecksumFile,
+            CHECKSUMS_FILE,
             path,
-            size,
-            sha256,
-        });
+        )?);
         Ok(())
     }
 }

@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use crate::artifact::installer::{release_base, InstallerContext, LatestPointer};
 use crate::artifact::template;
-use crate::context::{hash_file, rfc3339, Artifact, ArtifactKind, ReleaseContext};
+use crate::context::{release_file, rfc3339, ArtifactKind, ReleaseContext};
 use crate::pipeline::Stage;
 
 pub struct Installers;
@@ -79,17 +79,6 @@ fn add(
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
     }
-    let (sha256, size) = hash_file(&path)?;
-    ctx.artifacts.add(Artifact {
-        kind,
-        name: name.to_owned(),
-        target: None,
-        variant: None,
-        platform: None,
-        format: None,
-        path,
-        size,
-        sha256,
-    });
+    ctx.artifacts.add(release_file(kind, name, path)?);
     Ok(())
 }

@@ -11,7 +11,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::config::PackageMeta;
-use crate::context::{hash_file, rfc3339, Artifact, ArtifactKind, ReleaseContext};
+use crate::context::{release_file, rfc3339, Artifact, ArtifactKind, ReleaseContext};
 use crate::pipeline::Stage;
 use crate::plan::{CHECKSUMS_FILE, MANIFEST_FILE};
 
@@ -107,18 +107,8 @@ impl Stage for Manifest {
         let mut json = serde_json::to_string_pretty(&manifest)?;
         json.push('\n');
         std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
-        let (sha256, size) = hash_file(&path)?;
-        ctx.artifacts.add(Artifact {
-            kind: ArtifactKind::Manifest,
-            name: MANIFEST_FILE.to_owned(),
-            target: None,
-            variant: None,
-            platform: None,
-            format: None,
-            path,
-            size,
-            sha256,
-        });
+        ctx.artifacts
+            .add(release_file(ArtifactKind::Manifest, MANIFEST_FILE, path)?);
         Ok(())
     }
 }
