@@ -89,6 +89,20 @@ fn current_rustc() -> String {
     std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned())
 }
 
+/// `RUSTC` set to the current toolchain's own rustc binary. Cargo otherwise runs the rustup
+/// proxy from each dependency's source directory, and a crate that ships a
+/// `rust-toolchain.toml` (ff 0.14 pins 1.85.0) would switch the build to a toolchain that
+/// may not be installed.
+fn current_rustc_pinned() -> Option<(String, String)> {
+    let sysroot = rustc_print(&current_rustc(), &["--print", "sysroot"])?;
+    let rustc = Path::new(&sysroot)
+        .join("bin")
+        .join(format!("rustc{}", std::env::consts::EXE_SUFFIX));
+    rustc
+        .is_file()
+        .then(|| ("RUSTC".to_owned(), rustc.display().to_string()))
+}
+
 fn rustc_print(rustc: &str, args: &[&str]) -> Option<String> {
     duct::cmd(rustc, args)
         .stderr_null()
@@ -135,7 +149,7 @@ pub fn cargo_command(toolchain: &Toolchain) -> (OsString, Vec<String>, Vec<(Stri
         Toolchain::Current => (
             std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
             vec![],
-            vec![],
+            current_rustc_pinned().into_iter().collect(),
         ),
         Toolchain::DebianRustup => (
             "rustup".into(),

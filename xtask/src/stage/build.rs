@@ -131,11 +131,15 @@ pub fn cargo_build(
         .env("SOURCE_DATE_EPOCH", ctx.git.source_date_epoch.to_string())
         // zig stamps Mach-O minos 15.0 without it.
         .env("MACOSX_DEPLOYMENT_TARGET", "11.0")
-        // The outer `cargo run` may export a toolchain choice that is wrong for this build.
-        .env_remove("RUSTUP_TOOLCHAIN")
-        .env_remove("RUSTC")
-        .env_remove("RUSTDOC")
         .stdout_to_stderr();
+    // The outer `cargo run` may export a toolchain choice that is wrong for this build; the
+    // toolchain's own settings replace it. (In duct the innermost setting wins, so a variable
+    // is either removed or set, never both.)
+    for var in ["RUSTUP_TOOLCHAIN", "RUSTC", "RUSTDOC"] {
+        if !envs.iter().any(|(k, _)| k == var) {
+            cmd = cmd.env_remove(var);
+        }
+    }
     for (k, val) in envs {
         cmd = cmd.env(k, val);
     }
