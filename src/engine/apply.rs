@@ -4,8 +4,13 @@
 //! Before replacing anything the script probes the object again and compares with the
 //! state explored for the plan (a compare-and-swap on type, mode, owner and SHA-256);
 //! if someone changed it in between, the object is reported as a conflict, not overwritten.
-//! Writes go to a temporary file beside the target and are renamed into place. Handlers
-//! run last, once each, when a change that notifies them went through.
+//! Writes go to a temporary file beside the target and are renamed into place. Consecutive
+//! file writes are batched: files that share a directory, mode and owner are copied into one
+//! temporary directory beside their targets and renamed into place by one `mv`, so a few
+//! processes run per directory instead of several per file (within such a run, which group
+//! is renamed first is not the declaration order; a failed group skips the groups after it).
+//! Handlers run last, once each,
+//! when a change that notifies them went through.
 //!
 //! ```text
 //! R <change> ok | unchanged | skipped | conflict <current state> | failed <reason>
@@ -114,15 +119,37 @@ tar -xf - -C "$_stage" || { echo 'E cannot unpack the payload'; exit 91; }
 . "$_stage/secrets"
 _failed=0
 _fail() { printf 'R %s failed %s\n' "$1" "$2"; _failed=1; }
-_cas() { _cur=$(_probe "$2"); [ "$_cur" = "$3" ] || { printf 'R %s conflict %s\n' "$1" "$_cur"; _failed=1; return 1; }; }
+_cas() {
+  # Creating what was absent, and still is: decided without starting a process.
+  if [ "$3" = 'absent - - - -' ] && [ ! -e "$2" ] && [ ! -L "$2" ]; then return 0; fi
+  _cur=$(_probe "$2"); [ "$_cur" = "$3" ] || { printf 'R %s conflict %s\n' "$1" "$_cur"; _failed=1; return 1; }
+}
+_wfailed=0
 "#,
     );
     let mut payload = tar::Builder::new(Vec::new());
     add_blob(&mut payload, "secrets", secrets.as_bytes());
-    for (i, action) in actions.iter().enumerate() {
+    let mut next_group = 0;
+    let mut i = 0;
+    while i < actions.len() {
+        let run = actions[i..]
+            .iter()
+            .take_while(|a| matches!(a, Action::WriteFile { .. }))
+            .count();
+        if run > 0 {
+            s.push_str(&write_files_script(
+                i,
+                &actions[i..i + run],
+                &mut next_group,
+                &mut payload,
+            ));
+            i += run;
+            continue;
+        }
         s.push_str("if [ $_failed = 0 ]; then\n");
-        s.push_str(&action_script(i, action, &mut payload));
+        s.push_str(&action_script(i, &actions[i], &mut payload));
         s.push_str(&format!("else echo 'R {i} skipped'; fi\n"));
+        i += 1;
     }
     for (h, handler) in handlers.iter().enumerate() {
         let fired = handler
@@ -142,6 +169,90 @@ _cas() { _cur=$(_probe "$2"); [ "$_cur" = "$3" ] || { printf 'R %s conflict %s\n
     (s, payload)
 }
 
+/// Consecutive file writes (actions `first..first + writes.len()`): every compare-and-swap
+/// first, in order, then per (directory, mode, owner) one copy into a temporary directory
+/// beside the targets, one chmod (and chown), and one `mv` renaming each file into place.
+fn write_files_script(
+    first: usize,
+    writes: &[Action],
+    next_group: &mut usize,
+    payload: &mut tar::Builder<Vec<u8>>,
+) -> String {
+    let mut s = String::new();
+    let mut groups: Vec<((&str, u32, Option<&str>), Vec<(usize, &str)>)> = Vec::new();
+    for (offset, action) in writes.iter().enumerate() {
+        let Action::WriteFile {
+            path,
+            mode,
+            chown,
+            expect,
+            ..
+        } = action
+        else {
+            unreachable!("write_files_script is given file writes only");
+        };
+        let i = first + offset;
+        s.push_str(&format!(
+            "if [ $_failed = 0 ]; then _cas {i} {} {} && _w_{i}=1; else echo 'R {i} skipped'; fi\n",
+            sh_quote(path),
+            sh_quote(expect)
+        ));
+        let (dir, name) = split_path(path);
+        let key = (dir, *mode, chown.as_deref());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, members)) => members.push((i, name)),
+            None => groups.push((key, vec![(i, name)])),
+        }
+    }
+    for ((dir, mode, chown), members) in groups {
+        let g = *next_group;
+        *next_group += 1;
+        let dir_q = sh_quote(dir);
+        s.push_str("set --\n");
+        for (i, name) in &members {
+            let Action::WriteFile { content, .. } = &writes[i - first] else {
+                unreachable!("members index file writes");
+            };
+            add_blob(payload, &format!("g{g}/{name}"), content);
+            s.push_str(&format!(
+                "[ \"${{_w_{i}:-0}}\" = 1 ] && set -- \"$@\" {}\n",
+                sh_quote(name)
+            ));
+        }
+        let chown = chown
+            .map(|c| format!(" && chown {} -- \"$@\"", sh_quote(c)))
+            .unwrap_or_default();
+        let report = |ok: bool| -> String {
+            members
+                .iter()
+                .map(|(i, _)| {
+                    if ok {
+                        format!("  [ \"${{_w_{i}:-0}}\" = 1 ] && {{ echo 'R {i} ok'; _ok_{i}=1; }}\n")
+                    } else {
+                        format!("  [ \"${{_w_{i}:-0}}\" = 1 ] && {{ if [ $_wfailed = 1 ]; then echo 'R {i} skipped'; else _fail {i} 'cannot write the file'; fi; }}\n")
+                    }
+                })
+                .collect()
+        };
+        s.push_str(&format!(
+            "if [ $# -gt 0 ]; then\n  _t=\n  if [ $_wfailed = 0 ] && _t=$(mktemp -d {dir_q}/.ferry-tmp.XXXXXX) \\\n    && (cd \"$_stage/g{g}\" && exec cp -- \"$@\" \"$_t/\") \\\n    && (cd \"$_t\" && chmod {mode:o} -- \"$@\"{chown} && exec mv -f -- \"$@\" {dir_q}/); then\n{ok}  else\n{failed}    _wfailed=1\n  fi\n  [ -z \"$_t\" ] || rm -rf \"$_t\"\nfi\n",
+            ok = report(true),
+            failed = report(false),
+        ));
+    }
+    s.push_str("[ $_wfailed = 0 ] || _failed=1\n");
+    s
+}
+
+/// A path's directory (`/` for a top-level name) and file name.
+fn split_path(path: &str) -> (&str, &str) {
+    match path.rsplit_once('/') {
+        Some(("", name)) => ("/", name),
+        Some((dir, name)) => (dir, name),
+        None => (".", path),
+    }
+}
+
 fn action_script(i: usize, action: &Action, payload: &mut tar::Builder<Vec<u8>>) -> String {
     // `_ok_N=1` marks a change that went through, for the handlers it notifies.
     let ok = format!("echo 'R {i} ok'; _ok_{i}=1");
@@ -150,21 +261,8 @@ fn action_script(i: usize, action: &Action, payload: &mut tar::Builder<Vec<u8>>)
         None => String::new(),
     };
     match action {
-        Action::WriteFile {
-            path,
-            content,
-            mode,
-            chown,
-            expect,
-        } => {
-            add_blob(payload, &i.to_string(), content);
-            let q = sh_quote(path);
-            let tmp = sh_quote(&temp_name(path));
-            format!(
-                "if _cas {i} {q} {e}; then if cp \"$_stage/{i}\" {tmp} && chmod {mode:o} {tmp}{chown} && mv -f {tmp} {q}; then {ok}; else rm -f {tmp}; _fail {i} 'cannot write the file'; fi; fi\n",
-                e = sh_quote(expect),
-                chown = chown_of(chown, &tmp),
-            )
+        Action::WriteFile { .. } => {
+            unreachable!("file writes are batched by write_files_script")
         }
         Action::Mkdir {
             path,
@@ -381,4 +479,120 @@ pub fn parse(output: &[u8], count: usize, handler_count: usize) -> Result<Applie
         })
         .collect::<Result<_, _>>()?;
     Ok(Applied { actions, handlers })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ABSENT: &str = "absent - - - -";
+
+    fn write(path: &std::path::Path, content: &str, mode: u32, expect: &str) -> Action {
+        Action::WriteFile {
+            path: path.display().to_string(),
+            content: content.as_bytes().to_vec(),
+            mode,
+            chown: None,
+            expect: expect.to_owned(),
+        }
+    }
+
+    /// Runs the script as the engine would (on `sh`, the payload on stdin) and parses it.
+    fn apply(actions: &[Action]) -> Applied {
+        let (script, payload) = build("", "", actions, &[]);
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&payload).unwrap();
+        let out = child.wait_with_output().unwrap();
+        parse(&out.stdout, actions.len(), 0).unwrap()
+    }
+
+    fn statuses(applied: &Applied) -> Vec<Outcome> {
+        applied.actions.iter().map(|(o, _)| o.clone()).collect()
+    }
+
+    fn mode(path: &std::path::Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn batched_writes_keep_each_files_mode_and_leave_no_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        let actions = [
+            write(&a.join("one.conf"), "1\n", 0o644, ABSENT),
+            write(&a.join(".hidden"), "2\n", 0o600, ABSENT),
+            write(&b.join("-dash"), "3\n", 0o755, ABSENT),
+            write(&a.join("two conf"), "4\n", 0o644, ABSENT),
+        ];
+        let applied = apply(&actions);
+        assert_eq!(statuses(&applied), vec![Outcome::Ok; 4]);
+        assert_eq!(std::fs::read_to_string(a.join("two conf")).unwrap(), "4\n");
+        assert_eq!(mode(&a.join(".hidden")), 0o600);
+        assert_eq!(mode(&b.join("-dash")), 0o755);
+        assert_eq!(mode(&a.join("one.conf")), 0o644);
+        let left: Vec<_> = std::fs::read_dir(&a)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.contains("ferry-tmp"))
+            .collect();
+        assert!(left.is_empty(), "temporary files left: {left:?}");
+    }
+
+    #[test]
+    fn a_conflict_keeps_earlier_writes_and_skips_later_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n);
+        std::fs::write(p("changed"), "someone else's\n").unwrap();
+        let actions = [
+            write(&p("first"), "1\n", 0o644, ABSENT),
+            write(&p("changed"), "2\n", 0o644, ABSENT),
+            write(&p("third"), "3\n", 0o644, ABSENT),
+        ];
+        let out = statuses(&apply(&actions));
+        assert_eq!(out[0], Outcome::Ok);
+        assert!(
+            matches!(&out[1], Outcome::Conflict { current } if current.starts_with("file ")),
+            "{out:?}"
+        );
+        assert_eq!(out[2], Outcome::Skipped);
+        assert_eq!(std::fs::read_to_string(p("first")).unwrap(), "1\n");
+        assert_eq!(
+            std::fs::read_to_string(p("changed")).unwrap(),
+            "someone else's\n"
+        );
+        assert!(!p("third").exists());
+    }
+
+    #[test]
+    fn a_failed_directory_fails_its_files_and_skips_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n);
+        let actions = [
+            write(&p("ok"), "1\n", 0o644, ABSENT),
+            write(&p("missing/x"), "2\n", 0o644, ABSENT),
+            write(&p("missing/y"), "3\n", 0o644, ABSENT),
+            write(&p("later"), "4\n", 0o600, ABSENT),
+            Action::Run {
+                command: format!("touch {}", sh_quote(&p("ran").display().to_string())),
+                guard: Guard::default(),
+            },
+        ];
+        let out = statuses(&apply(&actions));
+        assert_eq!(out[0], Outcome::Ok, "{out:?}");
+        assert!(matches!(out[1], Outcome::Failed { .. }), "{out:?}");
+        assert!(matches!(out[2], Outcome::Failed { .. }), "{out:?}");
+        assert_eq!(out[3], Outcome::Skipped, "{out:?}");
+        assert_eq!(out[4], Outcome::Skipped, "{out:?}");
+        assert!(!p("later").exists() && !p("ran").exists());
+    }
 }
