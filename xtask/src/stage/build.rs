@@ -57,6 +57,14 @@ impl Stage for Build {
             std::fs::create_dir_all(staged.parent().expect("staged path has a parent"))?;
             std::fs::copy(&built, &staged)
                 .with_context(|| format!("copying {} to {}", built.display(), staged.display()))?;
+            // A prebuilt binary may have lost its mode on the way (CI artifact uploads drop it);
+            // staged binaries are programs, whatever their source said.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o755))
+                    .with_context(|| format!("making {} executable", staged.display()))?;
+            }
             let (sha256, size) = hash_file(&staged)?;
             ctx.artifacts.add(Artifact {
                 kind: ArtifactKind::Binary,

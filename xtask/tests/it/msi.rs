@@ -28,7 +28,6 @@ fn export(msi: &Path, table: &str) -> String {
 }
 
 #[test]
-#[ignore = "FIXME: the msi dist run fails in the generate stage (its prebuilt stand-in binary is not executable: Permission denied) and the msi_wxs snapshot was never recorded. Run: INSTA_UPDATE=always cargo test -p xtask --test it msi -- --ignored"]
 fn msi_tables_version_path_entry_and_payload() {
     if !require_tools("msi_tables_version_path_entry_and_payload", TOOLS) {
         return;
@@ -97,7 +96,6 @@ fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
 }
 
 #[test]
-#[ignore = "FIXME: the msi dist run fails in the generate stage (its prebuilt stand-in binary is not executable: Permission denied) and the msi_wxs snapshot was never recorded. Run: INSTA_UPDATE=always cargo test -p xtask --test it msi -- --ignored"]
 fn msi_installs_onto_path_and_uninstalls_under_wine() {
     if !require_tools(
         "msi_installs_onto_path_and_uninstalls_under_wine",
