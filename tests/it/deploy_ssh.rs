@@ -898,3 +898,50 @@ fn hosts_behind_a_jump_host_are_reached_through_it() {
     let text = format!("{}{}", run.stdout, run.stderr);
     assert!(text.contains("jump host") && text.contains(":1"), "{text}");
 }
+
+#[test]
+fn a_plan_whose_script_exceeds_the_argument_limit_applies_in_two_round_trips() {
+    let Some(tb) = Testbed::up(1) else { return };
+    let sb = Sandbox::new();
+    // 1500 files with long names: the apply script is far over the 128 KiB that one `sh -c`
+    // argument may hold, so it has to travel on stdin.
+    let mut config = static_hosts(&tb, &[]);
+    for d in 0..30 {
+        config.push_str(&format!(
+            "[[configure]]\ntype = \"directory\"\npath = \"/srv/many/dir-{d}\"\n"
+        ));
+    }
+    let long = "a-rather-long-file-name-to-make-the-script-big".repeat(2);
+    for f in 0..1500 {
+        config.push_str(&format!(
+            "[[configure]]\ntype = \"file\"\npath = \"/srv/many/dir-{}/{long}-{f}.conf\"\ncontent = \"file {f}\\n\"\n",
+            f % 30
+        ));
+    }
+    sb.write("env.toml", &config);
+    sb.ferry(&["create", "many", "--config", "env.toml"]).ok();
+    sb.ferry(&["provision", "many"]).ok();
+    let (_, json) = json_run(&sb, &["configure", "many"]);
+    assert_round_trips(&json, 2);
+    let h = tb.hosts()[0].name.clone();
+    assert_eq!(changes(&json, &h), 1530, "{json:#}");
+    let srv = &tb.hosts()[0].srv;
+    assert_eq!(
+        read(srv.join(format!("many/dir-7/{long}-1447.conf"))),
+        "file 1447\n"
+    );
+    let written = (0..30)
+        .map(|d| {
+            std::fs::read_dir(srv.join(format!("many/dir-{d}")))
+                .unwrap()
+                .count()
+        })
+        .sum::<usize>();
+    assert_eq!(
+        written, 1500,
+        "exactly the declared files, no temporary ones left"
+    );
+    let (_, again) = json_run(&sb, &["configure", "many"]);
+    assert_eq!(changes(&again, &h), 0, "{again:#}");
+    assert_round_trips(&again, 1);
+}
