@@ -52,7 +52,6 @@ fn sha256(bytes: &[u8]) -> String {
 }
 
 #[test]
-#[ignore = "FIXME: needs the musl dist of oci.rs; never run to the end yet. Run: cargo test -p xtask --test it oci_registry -- --ignored"]
 fn push_reads_back_identically_and_a_second_push_uploads_nothing() {
     if !require_oci(
         "push_reads_back_identically_and_a_second_push_uploads_nothing",
@@ -146,7 +145,6 @@ fn push_reads_back_identically_and_a_second_push_uploads_nothing() {
 }
 
 #[test]
-#[ignore = "FIXME: needs the musl dist of oci.rs; never run to the end yet. Run: cargo test -p xtask --test it oci_registry -- --ignored"]
 fn dry_run_prints_tags_and_digests_and_contacts_nothing() {
     if !require_oci("dry_run_prints_tags_and_digests_and_contacts_nothing", &[]) {
         return;
@@ -178,7 +176,6 @@ fn dry_run_prints_tags_and_digests_and_contacts_nothing() {
 }
 
 #[test]
-#[ignore = "FIXME: needs the musl dist of oci.rs; never run to the end yet. Run: cargo test -p xtask --test it oci_registry -- --ignored"]
 fn basic_auth_registry_needs_credentials_and_never_shows_them() {
     if !require_oci(
         "basic_auth_registry_needs_credentials_and_never_shows_them",
@@ -260,7 +257,6 @@ fn data_encoding_base64(s: &str) -> String {
 }
 
 #[test]
-#[ignore = "FIXME: needs the musl dist of oci.rs; never run to the end yet. Run: cargo test -p xtask --test it oci_registry -- --ignored"]
 fn retag_moves_latest_to_another_digest_without_uploads() {
     if !require_oci(
         "retag_moves_latest_to_another_digest_without_uploads",
