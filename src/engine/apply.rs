@@ -169,6 +169,9 @@ _wfailed=0
     (s, payload)
 }
 
+/// Files written together: their directory, mode and owner.
+type WriteGroup<'a> = (&'a str, u32, Option<&'a str>);
+
 /// Consecutive file writes (actions `first..first + writes.len()`): every compare-and-swap
 /// first, in order, then per (directory, mode, owner) one copy into a temporary directory
 /// beside the targets, one chmod (and chown), and one `mv` renaming each file into place.
@@ -179,7 +182,7 @@ fn write_files_script(
     payload: &mut tar::Builder<Vec<u8>>,
 ) -> String {
     let mut s = String::new();
-    let mut groups: Vec<((&str, u32, Option<&str>), Vec<(usize, &str)>)> = Vec::new();
+    let mut groups: Vec<(WriteGroup, Vec<(usize, &str)>)> = Vec::new();
     for (offset, action) in writes.iter().enumerate() {
         let Action::WriteFile {
             path,

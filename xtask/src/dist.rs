@@ -215,8 +215,17 @@ pub fn run(args: &DistArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    // Two dists of one version share the staging dir: the second waits for the first.
+    let _staging_lock = lock_staging(&ctx.options.staging_dir)?;
     if ctx.options.out_dir.exists() {
-        // A stale artifact from an earlier run must never end up checksummed or uploaded.
+        // A stale artifact from an earlier run must never end up checksummed or uploaded;
+        // but only a directory of dist output is ours to clear.
+        if let Some(foreign) = foreign_entry(&ctx.options.out_dir, &ctx.config.binary)? {
+            bail!(
+                "--out-dir {} holds `{foreign}`, which `dist` did not write; it clears its output directory first, so give it a new or empty directory (or one an earlier dist wrote)",
+                ctx.options.out_dir.display()
+            );
+        }
         std::fs::remove_dir_all(&ctx.options.out_dir)
             .with_context(|| format!("clearing {}", ctx.options.out_dir.display()))?;
     }
@@ -248,6 +257,53 @@ pub fn run(args: &DistArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// An exclusive lock on `<staging dir>.lock`, held until dropped.
+fn lock_staging(staging_dir: &Path) -> anyhow::Result<std::fs::File> {
+    let path = staging_dir.with_extension("lock");
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    if let Err(std::fs::TryLockError::WouldBlock) = file.try_lock() {
+        eprintln!(
+            "waiting for another `dist` of this version to finish ({} is locked)",
+            path.display()
+        );
+        file.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+    }
+    Ok(file)
+}
+
+/// The first entry of `dir` that is not something `dist` writes (named after the binary, or
+/// one of the whole-release files), if any.
+fn foreign_entry(dir: &Path, binary: &str) -> anyhow::Result<Option<String>> {
+    const OURS: &[&str] = &[
+        plan::CHECKSUMS_FILE,
+        plan::MANIFEST_FILE,
+        split::PARTIAL_FILE,
+        "install.sh",
+        "install.ps1",
+        "latest.json",
+        "staging",
+    ];
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        let base = name.strip_suffix(".sha256").unwrap_or(&name);
+        let base = base.strip_suffix(".minisig").unwrap_or(base);
+        if !(base.starts_with(binary) || OURS.contains(&base)) {
+            return Ok(Some(name));
+        }
+    }
+    Ok(None)
 }
 
 fn print_plan(plan: &ReleasePlan) {

@@ -189,3 +189,29 @@ fn dist_with_a_key_that_does_not_match_the_public_key_fails() {
     let secret_line = secret.lines().nth(1).unwrap();
     assert!(!err.contains(secret_line));
 }
+
+#[test]
+fn an_out_dir_holding_other_files_is_refused_and_left_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pre = tmp.path().join("pre");
+    fake_prebuilt(&pre, &[]);
+    let out = tmp.path().join("downloads");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("holiday.jpg"), b"not a release file").unwrap();
+    let o = run(xtask()
+        .args(["dist", "--no-sign", "--targets", "x86_64-unknown-linux-gnu"])
+        .arg("--prebuilt")
+        .arg(&pre)
+        .arg("--out-dir")
+        .arg(&out));
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("holiday.jpg") && err.contains("new or empty directory"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(out.join("holiday.jpg")).unwrap(),
+        b"not a release file"
+    );
+}
