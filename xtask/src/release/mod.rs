@@ -117,6 +117,10 @@ pub struct ReleaseArgs {
     /// Leave out registry stages (comma-separated).
     #[arg(long, value_delimiter = ',')]
     skip: Vec<Skippable>,
+    /// Publish the release of the checked-out tag vX.Y.Z (with --version X.Y.Z): no bump,
+    /// changelog, commit, tag or push. For CI publish jobs on a pushed tag.
+    #[arg(long, requires = "version", conflicts_with_all = ["bump", "pre", "resume"])]
+    tagged: bool,
     /// Publish this dist directory instead of running `cargo xtask dist --targets all`.
     #[arg(long, value_name = "DIR")]
     dist_dir: Option<PathBuf>,
@@ -144,7 +148,13 @@ struct RunOptions {
     dist_dir: Option<PathBuf>,
     api_url: Option<String>,
     date: String,
+    /// The tag exists and is checked out: the repository steps are not run.
+    #[serde(default)]
+    tagged: bool,
 }
+
+/// The steps `--tagged` leaves out: the tag and its commit exist and are pushed.
+const REPOSITORY_STEPS: &[&str] = &["bump", "changelog", "commit", "tag", "push"];
 
 pub struct Repo {
     pub path: PathBuf,
@@ -292,17 +302,28 @@ fn start(repo: &Repo, args: &ReleaseArgs) -> anyhow::Result<Summary> {
             base.next(bump, pre)?
         }
     };
+    // A tagged release is among the released versions already; the last one is before it.
+    let last = if args.tagged {
+        released.iter().find(|v| **v < version).cloned()
+    } else {
+        last
+    };
     let date = args.date.clone().unwrap_or_else(today);
-    let mut problems = preflight::git_checks(&preflight::Checks {
-        repo: &repo.path,
-        branch: &repo.rc.branch,
-        remote: &repo.rc.remote,
-        version: &version,
-        last: last.as_ref(),
-    })?;
-    if let Err(e) = prepared_changelog(repo, &version, last.as_ref(), &date) {
-        problems.push(Problem(format!("{e:#}")));
-    }
+    let mut problems = if args.tagged {
+        preflight::tagged_checks(&repo.path, &version)?
+    } else {
+        let mut problems = preflight::git_checks(&preflight::Checks {
+            repo: &repo.path,
+            branch: &repo.rc.branch,
+            remote: &repo.rc.remote,
+            version: &version,
+            last: last.as_ref(),
+        })?;
+        if let Err(e) = prepared_changelog(repo, &version, last.as_ref(), &date) {
+            problems.push(Problem(format!("{e:#}")));
+        }
+        problems
+    };
     if !args.dry_run {
         if repo.token().is_none() && !args.skip_publish {
             problems.push(repo.token_problem());
@@ -333,6 +354,7 @@ fn start(repo: &Repo, args: &ReleaseArgs) -> anyhow::Result<Summary> {
             .transpose()?,
         api_url: args.api_url.clone(),
         date,
+        tagged: args.tagged,
     };
     if args.dry_run {
         return Ok(plan(repo, &version, last.as_ref(), &opts));
@@ -453,7 +475,9 @@ fn plan(
     let steps = STEPS
         .iter()
         .map(|(name, what)| {
-            let status = if let Some(r) = registry_skip(repo, opts, version, name) {
+            let status = if opts.tagged && REPOSITORY_STEPS.contains(name) {
+                "skipped: --tagged".to_owned()
+            } else if let Some(r) = registry_skip(repo, opts, version, name) {
                 format!("skipped: {r}")
             } else if opts.skip_publish
                 && STEPS.iter().position(|s| s.0 == *name)
@@ -528,6 +552,13 @@ fn execute(repo: &Repo, mut journal: Journal, opts: RunOptions) -> anyhow::Resul
                             .into(),
                 });
                 return Ok(());
+            }
+            if opts.tagged && REPOSITORY_STEPS.contains(&name) {
+                reports.push(StepReport {
+                    name,
+                    status: "skipped: --tagged (the tag exists)".into(),
+                });
+                continue;
             }
             if let Some(reason) = registry_skip(repo, &opts, &version, name) {
                 eprintln!("--> {name}: skipped ({reason})");

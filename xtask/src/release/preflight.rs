@@ -80,3 +80,39 @@ pub fn fail_if_any(problems: &[Problem]) -> anyhow::Result<()> {
         list.join("\n")
     )
 }
+
+/// `--tagged` (a CI publish job on a pushed tag): the tag exists and is the checked-out
+/// commit, which carries the version and its CHANGELOG section.
+pub fn tagged_checks(repo: &Path, version: &ReleaseVersion) -> anyhow::Result<Vec<Problem>> {
+    let mut problems = Vec::new();
+    let tag = version.tag();
+    let tagged = git::git(
+        repo,
+        &[
+            "rev-parse",
+            "-q",
+            "--verify",
+            &format!("refs/tags/{tag}^{{commit}}"),
+        ],
+    )
+    .ok();
+    let head = git::git(repo, &["rev-parse", "HEAD"])?;
+    match tagged {
+        None => problems.push(Problem(format!(
+            "--tagged publishes an existing tag, but there is no tag {tag}; make it with `cargo xtask release --version {version} --skip-publish` and push it, or drop --tagged"
+        ))),
+        Some(commit) if commit.trim() != head.trim() => problems.push(Problem(format!(
+            "--tagged publishes the checked-out commit, but HEAD ({}) is not {tag} ({}); run `git checkout {tag}` first",
+            &head.trim()[..head.trim().len().min(12)],
+            &commit.trim()[..commit.trim().len().min(12)]
+        ))),
+        Some(_) => {}
+    }
+    let current = super::bump::current(repo)?;
+    if current != version.to_string() {
+        problems.push(Problem(format!(
+            "Cargo.toml says version {current}, but the tag is {tag}; a tagged release is published from the commit that set its version"
+        )));
+    }
+    Ok(problems)
+}

@@ -492,3 +492,71 @@ fn the_client_follows_pagination_when_deciding_latest() {
         );
     });
 }
+
+#[test]
+fn a_ci_job_on_the_pushed_tag_publishes_it_with_tagged() {
+    let f = Fixture::new();
+    // The maintainer cuts the release locally and pushes the tag; CI publishes it.
+    ok(&f.release("1.0.0", &["--skip-publish"]));
+    git(&f.repo, &["push", "-q", "origin", "HEAD", "v1.0.0"]);
+    let ci = f.dir.path().join("ci-checkout");
+    git(
+        f.dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--branch",
+            "v1.0.0",
+            f.origin.to_str().unwrap(),
+            ci.to_str().unwrap(),
+        ],
+    );
+    let dist = f.dist("1.0.0");
+    let release = |repo: &std::path::Path, version: &str| {
+        let mut c = f.xtask_in(
+            repo,
+            &[
+                "release",
+                "--version",
+                version,
+                "--tagged",
+                "--json",
+                "--dist-dir",
+                dist.to_str().unwrap(),
+            ],
+        );
+        run(&mut c)
+    };
+    // A tag that is not the checked-out commit is refused, naming the fix.
+    let err = fails(&release(&ci, "1.0.1"));
+    assert!(err.contains("no tag v1.0.1"), "{err}");
+    let before = git(&f.origin, &["rev-parse", "HEAD"]);
+    let out = ok(&release(&ci, "1.0.0"));
+    let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let steps: Vec<(String, String)> = summary["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for repo_step in ["bump", "changelog", "commit", "tag", "push"] {
+        let status = &steps.iter().find(|(n, _)| n == repo_step).unwrap().1;
+        assert!(
+            status.starts_with("skipped: --tagged"),
+            "{repo_step}: {status}"
+        );
+    }
+    let published = f.gh.release("v1.0.0").expect("the release exists");
+    assert!(!published.draft);
+    assert_eq!(
+        git(&f.origin, &["rev-parse", "HEAD"]),
+        before,
+        "nothing was pushed"
+    );
+    assert_eq!(git(&f.origin, &["tag", "--list"]), "v1.0.0");
+}

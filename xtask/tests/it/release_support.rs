@@ -212,10 +212,15 @@ impl Fixture {
 
     /// `cargo xtask <args>` against this fixture: repo, fake GitHub, key, token, webhook.
     pub fn xtask(&self, args: &[&str]) -> Command {
+        self.xtask_in(&self.repo, args)
+    }
+
+    /// [`Fixture::xtask`] on another checkout of the repository (a CI job's clone).
+    pub fn xtask_in(&self, repo: &Path, args: &[&str]) -> Command {
         let mut c = xtask();
         c.args(args)
             .arg("--repo")
-            .arg(&self.repo)
+            .arg(repo)
             .env("FERRY_GITHUB_API_URL", &self.gh.api.url)
             .env("GITHUB_TOKEN", TOKEN)
             .env("FERRY_MINISIGN_KEY_FILE", &self.keys.secret)
