@@ -5,13 +5,11 @@
 //! failing command must fail the job with its exit code. podman runs it with runc, with the
 //! flags TESTBED.md gives for this sandbox.
 //!
-//! The image needs a static musl ferry, and building one here means std from source: about
-//! 20 minutes on two loaded cores, too much for CI's budget next to the OCI tests' own musl
-//! builds. So the test is ignored by default (like the OCI tests that need a real musl dist);
-//! run it with `cargo test -p xtask --test it ci_image -- --ignored`. With
-//! `FERRY_TEST_MUSL_PREBUILT=DIR` (a `--prebuilt` layout holding
+//! The image needs a static musl ferry: the same build (target, variant, profile) as the OCI
+//! tests' musl dist, so with one CARGO_TARGET_DIR for both, whichever runs second finds it
+//! built. With `FERRY_TEST_MUSL_PREBUILT=DIR` (a `--prebuilt` layout holding
 //! `x86_64-unknown-linux-musl/complete/ferry` and, for completions, the same file under
-//! `x86_64-unknown-linux-gnu/complete/`) it takes an existing binary and runs in seconds.
+//! `x86_64-unknown-linux-gnu/complete/`) it takes an existing binary instead.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -130,7 +128,6 @@ fn gitlab_job(image: &Path, store: &Path, project: &Path, script: &str) -> (i32,
 }
 
 #[test]
-#[ignore = "FIXME: needs a static musl build (std from source, ~20 min here); see the module doc"]
 fn complete_image_runs_a_gitlab_job_that_deploys_with_ferry_up() {
     if !require_tools(
         "complete_image_runs_a_gitlab_job_that_deploys_with_ferry_up",
