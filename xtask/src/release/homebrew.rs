@@ -127,6 +127,7 @@ pub fn formula(
         class_name, binary => bin, tag => version.tag(), version => version.to_string(),
         description => meta.description.replace('"', "\\\""), homepage => meta.homepage, license => meta.license,
         oses, urls, app => bin, desc => meta.description.replace('"', "\\\""),
+        variant => hb.variant,
     };
     env.template_from_named_str(TEMPLATE, &source)
         .and_then(|t| t.render(ctx))

@@ -560,3 +560,41 @@ fn a_ci_job_on_the_pushed_tag_publishes_it_with_tagged() {
     );
     assert_eq!(git(&f.origin, &["tag", "--list"]), "v1.0.0");
 }
+
+#[test]
+fn the_homebrew_formula_is_valid_ruby_and_snapshotted() {
+    if !crate::support::require_tools(
+        "the_homebrew_formula_is_valid_ruby_and_snapshotted",
+        &["ruby"],
+    ) {
+        return;
+    }
+    let f = Fixture::new();
+    ok(&f.release("1.0.0", &[]));
+    let formula = f.tap_formula();
+    let path = f.dir.path().join("ferry.rb");
+    std::fs::write(&path, &formula).unwrap();
+    let check = run(std::process::Command::new("ruby").arg("-c").arg(&path));
+    assert!(
+        String::from_utf8_lossy(&check.stdout).contains("Syntax OK"),
+        "{formula}"
+    );
+    // Every platform of both OSes, and the complete variant's completions and man page.
+    for needle in [
+        "on_macos do",
+        "on_linux do",
+        "on_arm do",
+        "on_intel do",
+        "bash_completion.install",
+        "man1.install",
+        "test do",
+    ] {
+        assert!(formula.contains(needle), "{needle} missing:\n{formula}");
+    }
+    // The fake GitHub's port changes per run.
+    let base = &f.gh.api.url;
+    insta::assert_snapshot!(
+        "homebrew_formula",
+        formula.replace(base.trim_end_matches('/'), "http://github.test")
+    );
+}
