@@ -100,7 +100,8 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<()> {
         args.allow_unsigned,
         &mut report,
     )?;
-    check_archives(&dir, &manifest, &ws, &mut report)?;
+    let binaries = check_archives(&dir, &manifest, &ws, &mut report)?;
+    check_images(&dir, &manifest, &binaries, &mut report);
 
     let failures: Vec<&Check> = report.0.iter().filter(|c| !c.ok).collect();
     if args.json {
@@ -156,6 +157,7 @@ fn shipped(m: &DistManifest) -> impl Iterator<Item = (&String, &ManifestArtifact
     m.artifacts.iter().filter(|(_, a)| {
         // Packages and installers are shipped too: in SHA256SUMS and signed.
         a.kind == "executable-zip"
+            || a.kind == "oci-image"
             || crate::stage::manifest::PACKAGE_KINDS
                 .iter()
                 .any(|(_, k)| *k == a.kind)
@@ -267,12 +269,15 @@ fn format_of(a: &ManifestArtifact) -> Option<ArchiveFormat> {
     }
 }
 
+/// The binary of each (target, variant), with the archive it came from.
+type Binaries = BTreeMap<(String, String), (String, Vec<u8>)>;
+
 fn check_archives(
     dir: &Path,
     m: &DistManifest,
     ws: &DistWorkspace,
     r: &mut Report,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Binaries> {
     let epoch = m.ferry.source_date_epoch;
     let version = m
         .releases
@@ -280,7 +285,7 @@ fn check_archives(
         .map(|rel| rel.app_version.clone())
         .unwrap_or_default();
     // One binary per (target, variant): every format of it must hold the same bytes.
-    let mut binaries: BTreeMap<(String, String), (String, Vec<u8>)> = BTreeMap::new();
+    let mut binaries: Binaries = BTreeMap::new();
     // Packages and installers are shipped but are not archives; their own tools check them.
     for (name, a) in shipped(m).filter(|(_, a)| a.kind == "executable-zip") {
         let (Some(format), Some(target), Some(variant)) = (
@@ -357,7 +362,47 @@ fn check_archives(
         check_version(r, archive_name, info, variant, &version, &path);
     }
     let _ = std::fs::remove_dir_all(&scratch);
-    Ok(())
+    Ok(binaries)
+}
+
+/// Each image (oci-archive) against the release's musl archives of its variant.
+fn check_images(dir: &Path, m: &DistManifest, binaries: &Binaries, r: &mut Report) {
+    let version = m
+        .releases
+        .first()
+        .map(|rel| rel.app_version.clone())
+        .unwrap_or_default();
+    for (name, a) in m.artifacts.iter().filter(|(_, a)| a.kind == "oci-image") {
+        let Some(variant) = a.ferry.variant.as_deref() else {
+            r.fail(name, "image", "manifest entry lacks the variant");
+            continue;
+        };
+        let binary_of = |arch: &str| {
+            let triple = match arch {
+                "amd64" => "x86_64-unknown-linux-musl",
+                "arm64" => "aarch64-unknown-linux-musl",
+                _ => return None,
+            };
+            binaries
+                .get(&(triple.to_owned(), variant.to_owned()))
+                .map(|(_, bytes)| bytes.clone())
+        };
+        let checked = std::fs::read(dir.join(name))
+            .map_err(anyhow::Error::from)
+            .and_then(|bytes| crate::oci::verify::check_archive(&bytes, &version, &binary_of));
+        match checked {
+            Ok(c) => r.pass(
+                name,
+                "image",
+                format!(
+                    "index {} ({}): blobs match their digests, version label {version}, binaries identical to the archives'",
+                    c.index_digest,
+                    c.platforms.join(", ")
+                ),
+            ),
+            Err(e) => r.fail(name, "image", format!("{e:#}")),
+        }
+    }
 }
 
 fn layout_problems(

@@ -4,6 +4,7 @@
 pub mod inputs;
 pub mod push;
 pub mod registry;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
 

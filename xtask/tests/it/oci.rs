@@ -683,3 +683,76 @@ fn containerfile_builds_the_same_filesystem() {
         eprintln!("{variant}: {} entries identical", ours.len());
     }
 }
+
+#[test]
+fn verify_checks_both_images_and_names_a_corrupt_blob() {
+    if !require_oci(
+        "verify_checks_both_images_and_names_a_corrupt_blob",
+        &["sha256sum", "minisign"],
+    ) {
+        return;
+    }
+    let dir = musl_dist();
+    let v = version();
+    let verify = |d: &Path| {
+        oci_xtask()
+            .args(["verify", "--allow-unsigned"])
+            .arg(d)
+            .output()
+            .unwrap()
+    };
+    let out = verify(dir);
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{log}");
+    for variant in ["complete", "minimal"] {
+        let line = log
+            .lines()
+            .find(|l| {
+                l.contains("image") && l.contains(&format!("ferry-{v}-linux-{variant}.oci.tar"))
+            })
+            .unwrap_or_else(|| panic!("no image check for {variant}:\n{log}"));
+        assert!(
+            line.starts_with("ok") && line.contains("linux/amd64") && line.contains("linux/arm64"),
+            "{line}"
+        );
+    }
+    // One byte of one blob changed inside the minimal image's archive.
+    let tampered = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), tampered.path().join(e.file_name())).unwrap();
+        }
+    }
+    let name = format!("ferry-{v}-linux-minimal.oci.tar");
+    let original = std::fs::read(dir.join(&name)).unwrap();
+    let mut rebuilt = tar::Builder::new(Vec::new());
+    let mut archive = tar::Archive::new(original.as_slice());
+    let mut changed = None;
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let mut header = entry.header().clone();
+        let path = entry.path().unwrap().into_owned();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        if changed.is_none() && path.starts_with("blobs/sha256") && data.len() > 100 {
+            data[50] ^= 1;
+            changed = Some(path.file_name().unwrap().to_string_lossy().into_owned());
+        }
+        rebuilt
+            .append_data(&mut header, &path, data.as_slice())
+            .unwrap();
+    }
+    std::fs::write(tampered.path().join(&name), rebuilt.into_inner().unwrap()).unwrap();
+    let changed = changed.expect("the image has a blob");
+    let out = verify(tampered.path());
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success());
+    assert!(
+        log.lines().any(|l| l.starts_with("FAIL")
+            && l.contains("image")
+            && l.contains(&name)
+            && l.contains(&changed)),
+        "{log}"
+    );
+}
