@@ -6,8 +6,13 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=FERRY_BUILD_COMMIT");
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/refs");
+    // A path that does not exist makes cargo rerun this script (and rebuild ferry) every
+    // time; in a `git worktree` or a tarball `.git/HEAD` is not there.
+    for path in [".git/HEAD", ".git/refs"] {
+        if std::path::Path::new(path).exists() {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
     let target = std::env::var("TARGET").unwrap_or_else(|_| "unknown".to_owned());
     println!("cargo:rustc-env=FERRY_TARGET={target}");
     let commit = std::env::var("FERRY_BUILD_COMMIT")
