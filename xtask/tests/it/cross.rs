@@ -9,7 +9,6 @@ use crate::support::{keys, require_tools, run_ok, stderr, verify_cmd, xtask};
 const TARGETS: &str = "aarch64-unknown-linux-gnu,x86_64-pc-windows-gnu,aarch64-apple-darwin";
 
 #[test]
-#[ignore = "FIXME: Windows and Apple std-from-source builds never completed on the loaded dev machine. Run: cargo test -p xtask --test it cross -- --ignored"]
 fn cross_targets_build_package_and_verify() {
     let tools = [
         "cargo-zigbuild",
