@@ -109,8 +109,8 @@ fn archives_read_back_with_system_tar() {
 }
 
 #[test]
-fn two_runs_give_byte_identical_archives() {
-    if !require_tools("two_runs_give_byte_identical_archives", TOOLS) {
+fn two_runs_give_byte_identical_archives_and_packages() {
+    if !require_tools("two_runs_give_byte_identical_archives_and_packages", TOOLS) {
         return;
     }
     let d = host_dist();
@@ -121,9 +121,17 @@ fn two_runs_give_byte_identical_archives() {
         "host",
         "complete,minimal",
     ));
+    // The packages too (SHA256SUMS lists them, but a named failure says which one differs).
+    let packages: Vec<String> = std::fs::read_dir(d.out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".deb") || n.ends_with(".rpm"))
+        .collect();
+    assert_eq!(packages.len(), 4, "{packages:?}");
     let mut compared = 0;
     for n in archives(d.out.path())
         .into_iter()
+        .chain(packages)
         .chain(["SHA256SUMS".to_owned(), "dist-manifest.json".to_owned()])
     {
         let a = std::fs::read(d.out.path().join(&n)).unwrap();
@@ -131,7 +139,7 @@ fn two_runs_give_byte_identical_archives() {
         assert!(a == b, "{n} differs between two runs on the same commit");
         compared += 1;
     }
-    assert_eq!(compared, 6);
+    assert_eq!(compared, 10);
 }
 
 #[test]
