@@ -248,6 +248,11 @@ pub struct Summary {
 
 pub fn run(args: &ReleaseArgs) -> anyhow::Result<()> {
     let repo = Repo::open(args.repo.as_deref())?;
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(Journal::lock(&repo.path)?)
+    };
     let summary = if args.resume {
         resume(&repo)?
     } else {

@@ -53,6 +53,11 @@ struct RollbackSummary {
 
 pub fn run(args: &RollbackArgs) -> anyhow::Result<()> {
     let repo = Repo::open(args.repo.as_deref())?;
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(super::journal::Journal::lock(&repo.path)?)
+    };
     let to = ReleaseVersion::parse(&args.to)?;
     let gh = repo.github(args.api_url.as_deref())?;
     // 1. The target must be a published release that verifies; refuse anything else.

@@ -598,3 +598,25 @@ fn the_homebrew_formula_is_valid_ruby_and_snapshotted() {
         formula.replace(base.trim_end_matches('/'), "http://github.test")
     );
 }
+
+#[test]
+fn a_second_release_while_one_runs_is_refused_and_changes_nothing() {
+    let f = Fixture::new();
+    let dir = f.repo.join("target/release-journal");
+    std::fs::create_dir_all(&dir).unwrap();
+    // What a running `release` holds.
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(".lock"))
+        .unwrap();
+    held.lock().unwrap();
+    let err = fails(&f.release("1.0.0", &[]));
+    assert!(err.contains("is running in this repository"), "{err}");
+    assert_eq!(tags(&f), "");
+    assert_eq!(f.gh.writes(), Vec::<String>::new());
+    drop(held);
+    ok(&f.release("1.0.0", &[]));
+    assert_eq!(tags(&f), "v1.0.0");
+}
