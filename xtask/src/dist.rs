@@ -261,7 +261,10 @@ pub fn run(args: &DistArgs) -> anyhow::Result<()> {
 
 /// An exclusive lock on `<staging dir>.lock`, held until dropped.
 fn lock_staging(staging_dir: &Path) -> anyhow::Result<std::fs::File> {
-    let path = staging_dir.with_extension("lock");
+    // Beside the dir, named after it whole (`with_extension` would eat a version's `.0`).
+    let mut name = staging_dir.file_name().unwrap_or_default().to_owned();
+    name.push(".lock");
+    let path = staging_dir.with_file_name(name);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;

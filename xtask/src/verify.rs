@@ -136,6 +136,10 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<()> {
 /// Every manifest entry exists with the size and SHA-256 the manifest records.
 fn check_files(dir: &Path, m: &DistManifest, r: &mut Report) {
     for (name, a) in &m.artifacts {
+        if a.kind == "oci-layout" {
+            check_layout_file(dir, name, a, r);
+            continue;
+        }
         match crate::context::hash_file(&dir.join(name)) {
             Ok((sha, size)) if sha == a.ferry.sha256 && size == a.ferry.size => {
                 r.pass(name, "manifest", "size and sha256 match")
@@ -150,6 +154,41 @@ fn check_files(dir: &Path, m: &DistManifest, r: &mut Report) {
             ),
             Err(e) => r.fail(name, "manifest", format!("{e:#}")),
         }
+    }
+}
+
+/// An OCI layout directory: its manifest `sha256` is the digest of the image index it tags.
+fn check_layout_file(dir: &Path, name: &str, a: &ManifestArtifact, r: &mut Report) {
+    let index = dir.join(name).join("index.json");
+    let digests: Vec<String> = std::fs::read(&index)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .map(|v| {
+            v["manifests"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d["digest"].as_str())
+                .map(|d| d.trim_start_matches("sha256:").to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    if digests.contains(&a.ferry.sha256) {
+        r.pass(
+            name,
+            "manifest",
+            "layout tags the image index the manifest names",
+        );
+    } else {
+        r.fail(
+            name,
+            "manifest",
+            format!(
+                "{} does not tag image index sha256:{}",
+                index.display(),
+                a.ferry.sha256
+            ),
+        );
     }
 }
 
