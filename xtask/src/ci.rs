@@ -59,15 +59,44 @@ const CHECKS: &[Check] = &[
 
 pub fn run(args: &CiArgs) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut summary = Vec::new();
+    let mut steps: Vec<(&str, Command)> = Vec::new();
     for check in CHECKS.iter().filter(|c| !(args.skip_lint && c.lint)) {
-        eprintln!("==> {}: cargo {}", check.name, check.args.join(" "));
+        let mut c = Command::new(&cargo);
+        c.args(check.args);
+        steps.push((check.name, c));
+    }
+    // Then what a release does, for this machine's target: build, package, verify (unsigned:
+    // CI has no release key; the tests sign with a throwaway one).
+    let xtask = std::env::current_exe().context("locating the xtask binary")?;
+    let out = crate::dist::cargo_target_dir(&crate::dist::project_root()).join("ci-dist");
+    let mut dist = Command::new(&xtask);
+    dist.args([
+        "dist",
+        "--profile",
+        "dist-test",
+        "--targets",
+        "host",
+        "--no-sign",
+    ])
+    .arg("--out-dir")
+    .arg(&out);
+    steps.push(("dist (host)", dist));
+    let mut verify = Command::new(&xtask);
+    verify.arg("verify").arg(&out).arg("--allow-unsigned");
+    steps.push(("verify", verify));
+
+    let mut summary = Vec::new();
+    for (name, mut command) in steps {
+        let shown: Vec<String> = std::iter::once(command.get_program())
+            .chain(command.get_args())
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        eprintln!("==> {name}: {}", shown.join(" "));
         let started = Instant::now();
-        let status = Command::new(&cargo)
-            .args(check.args)
+        let status = command
             .status()
-            .with_context(|| format!("running cargo for {}", check.name))?;
-        summary.push((check.name, status.success(), started.elapsed()));
+            .with_context(|| format!("running {name}"))?;
+        summary.push((name, status.success(), started.elapsed()));
         if !status.success() {
             break;
         }
