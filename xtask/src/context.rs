@@ -194,6 +194,29 @@ pub fn release_file(kind: ArtifactKind, name: &str, path: PathBuf) -> anyhow::Re
     })
 }
 
+/// Opens `path` (creating it and its directory) and tries its exclusive lock, which lasts
+/// until the file is dropped; the flag says whether the lock was taken (false: another process
+/// holds it, and the caller either waits with `File::lock` or gives up).
+pub fn try_lock_file(path: &Path) -> anyhow::Result<(std::fs::File, bool)> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok((file, true)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok((file, false)),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
 pub fn hash_file(path: &Path) -> anyhow::Result<(String, u64)> {
     use sha2::Digest;
     let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;

@@ -265,17 +265,8 @@ fn lock_staging(staging_dir: &Path) -> anyhow::Result<std::fs::File> {
     let mut name = staging_dir.file_name().unwrap_or_default().to_owned();
     name.push(".lock");
     let path = staging_dir.with_file_name(name);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    if let Err(std::fs::TryLockError::WouldBlock) = file.try_lock() {
+    let (file, taken) = crate::context::try_lock_file(&path)?;
+    if !taken {
         eprintln!(
             "waiting for another `dist` of this version to finish ({} is locked)",
             path.display()

@@ -36,24 +36,13 @@ impl Journal {
     /// Holds the repository's release lock until dropped: one `release` or `rollback` at a
     /// time, since both move tags, `latest` and the tap.
     pub fn lock(repo: &Path) -> anyhow::Result<std::fs::File> {
-        let dir = Self::dir(repo);
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let path = dir.join(".lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => Ok(file),
-            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+        let path = Self::dir(repo).join(".lock");
+        match crate::context::try_lock_file(&path)? {
+            (file, true) => Ok(file),
+            (_, false) => anyhow::bail!(
                 "another `cargo xtask release` or `rollback` is running in this repository ({} is locked); wait for it to finish, then run `cargo xtask release --resume` if it stopped",
                 path.display()
             ),
-            Err(std::fs::TryLockError::Error(e)) => {
-                Err(e).with_context(|| format!("locking {}", path.display()))
-            }
         }
     }
 
