@@ -215,3 +215,121 @@ fn rollback_refuses_a_target_that_does_not_verify_and_changes_nothing() {
     let err = fails(&run(&mut f.xtask(&["rollback", "--to", "0.9.0"])));
     assert!(err.contains("there is no GitHub release v0.9.0"), "{err}");
 }
+
+/// A real signed dist of `version` for this machine's target (complete variant): archives,
+/// packages, install.sh and its signed latest.json, from the host binary of `host_dist`.
+fn real_dist(f: &Fixture, version: &str) -> std::path::PathBuf {
+    let host = crate::support::host_dist();
+    let binary_dir = f.dir.path().join("host-binary");
+    if !binary_dir.join("ferry").exists() {
+        let archive = std::fs::read_dir(host.out.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                p.to_string_lossy()
+                    .ends_with("-linux-amd64-gnu-complete.tar.gz")
+            })
+            .expect("host_dist has the complete tar.gz");
+        std::fs::create_dir_all(&binary_dir).unwrap();
+        crate::support::run_ok(
+            std::process::Command::new("tar")
+                .arg("-xzf")
+                .arg(&archive)
+                .arg("--strip-components=1")
+                .arg("-C")
+                .arg(&binary_dir),
+        );
+    }
+    let pre = f.dir.path().join(format!("prebuilt-{version}"));
+    let slot = pre.join("x86_64-unknown-linux-gnu/complete");
+    std::fs::create_dir_all(&slot).unwrap();
+    std::fs::copy(binary_dir.join("ferry"), slot.join("ferry")).unwrap();
+    let out = f.dir.path().join(format!("real-dist-{version}"));
+    let mut c = crate::support::xtask();
+    c.args([
+        "dist",
+        "--targets",
+        "x86_64-unknown-linux-gnu",
+        "--variants",
+        "complete",
+        "--prebuilt",
+    ])
+    .arg(&pre)
+    .arg("--out-dir")
+    .arg(&out)
+    .arg("--public-key")
+    .arg(f.repo.join("packaging/minisign.pub"))
+    .env("FERRY_DIST_VERSION", version)
+    .env("FERRY_MINISIGN_KEY_FILE", &f.keys.secret)
+    .env_remove("FERRY_MINISIGN_KEY");
+    crate::support::run_ok(&mut c);
+    out
+}
+
+/// Runs `install.sh` from `dist` against the fake GitHub's release downloads; returns the
+/// version its receipt records.
+fn install_latest(f: &Fixture, dist: &std::path::Path, home: &std::path::Path) -> String {
+    crate::support::run_ok(
+        std::process::Command::new("sh")
+            .arg(dist.join("install.sh"))
+            .arg("--base-url")
+            .arg(format!("{}/ferry-deploy/ferry/releases", f.gh.api.url))
+            .env("HOME", home)
+            .env_remove("XDG_CONFIG_HOME")
+            .env("FERRY_INSTALL_DIR", home.join("bin")),
+    );
+    let receipt: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(home.join(".config/ferry/install-receipt.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(home.join("bin/ferry").is_file());
+    receipt["version"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn after_a_rollback_the_installer_installs_the_rolled_back_version() {
+    if !crate::support::require_tools(
+        "after_a_rollback_the_installer_installs_the_rolled_back_version",
+        &["sha256sum", "minisign", "tar", "gzip", "curl"],
+    ) {
+        return;
+    }
+    let f = Fixture::new();
+    let release = |version: &str| {
+        let dist = real_dist(&f, version);
+        ok(&run(&mut f.xtask(&[
+            "release",
+            "--version",
+            version,
+            "--date",
+            "2026-01-02",
+            "--dist-dir",
+            dist.to_str().unwrap(),
+        ])));
+        dist
+    };
+    release("1.0.0");
+    f.change("fix a");
+    release("1.1.0");
+    f.change("fix b");
+    let dist_120 = release("1.2.0");
+    let home = f.dir.path().join("home");
+    assert_eq!(install_latest(&f, &dist_120, &home), "1.2.0");
+
+    ok(&run(&mut f.xtask(&[
+        "rollback",
+        "--to",
+        "1.1.0",
+        "--reason",
+        "crash on start",
+    ])));
+    assert_eq!(
+        install_latest(&f, &dist_120, &home),
+        "1.1.0",
+        "after the rollback the installer installs 1.1.0"
+    );
+
+    f.change("fix c");
+    let dist_121 = release("1.2.1");
+    assert_eq!(install_latest(&f, &dist_121, &home), "1.2.1");
+}
