@@ -219,6 +219,17 @@ fn rollback_refuses_a_target_that_does_not_verify_and_changes_nothing() {
 /// A real signed dist of `version` for this machine's target (complete variant): archives,
 /// packages, install.sh and its signed latest.json, from the host binary of `host_dist`.
 fn real_dist(f: &Fixture, version: &str) -> std::path::PathBuf {
+    real_dist_of(f, version, &["x86_64-unknown-linux-gnu"], &["complete"])
+}
+
+/// [`real_dist`] for these targets and variants; every slot holds the host binary (the
+/// images and packages only carry it, nothing here runs a foreign one).
+fn real_dist_of(
+    f: &Fixture,
+    version: &str,
+    targets: &[&str],
+    variants: &[&str],
+) -> std::path::PathBuf {
     let host = crate::support::host_dist();
     let binary_dir = f.dir.path().join("host-binary");
     if !binary_dir.join("ferry").exists() {
@@ -241,19 +252,24 @@ fn real_dist(f: &Fixture, version: &str) -> std::path::PathBuf {
         );
     }
     let pre = f.dir.path().join(format!("prebuilt-{version}"));
-    let slot = pre.join("x86_64-unknown-linux-gnu/complete");
-    std::fs::create_dir_all(&slot).unwrap();
-    std::fs::copy(binary_dir.join("ferry"), slot.join("ferry")).unwrap();
+    // The host slot always: the generate stage runs it for completions and the man page.
+    for target in targets.iter().chain(&["x86_64-unknown-linux-gnu"]) {
+        for variant in variants {
+            let slot = pre.join(target).join(variant);
+            std::fs::create_dir_all(&slot).unwrap();
+            std::fs::copy(binary_dir.join("ferry"), slot.join("ferry")).unwrap();
+        }
+    }
     let out = f.dir.path().join(format!("real-dist-{version}"));
     let mut c = crate::support::xtask();
     c.args([
         "dist",
         "--targets",
-        "x86_64-unknown-linux-gnu",
+        &targets.join(","),
         "--variants",
-        "complete",
-        "--prebuilt",
+        &variants.join(","),
     ])
+    .arg("--prebuilt")
     .arg(&pre)
     .arg("--out-dir")
     .arg(&out)
@@ -332,4 +348,85 @@ fn after_a_rollback_the_installer_installs_the_rolled_back_version() {
     f.change("fix c");
     let dist_121 = release("1.2.1");
     assert_eq!(install_latest(&f, &dist_121, &home), "1.2.1");
+}
+
+#[test]
+fn images_follow_releases_and_rollbacks_in_a_real_registry() {
+    if !crate::oci::require_oci(
+        "images_follow_releases_and_rollbacks_in_a_real_registry",
+        &["docker-registry", "skopeo", "sha256sum", "minisign"],
+    ) {
+        return;
+    }
+    let registry = crate::registry::Registry::start(None);
+    let repository = registry.repo("ferry");
+    let f = Fixture::new();
+    let ws = f.repo.join("dist-workspace.toml");
+    let text = std::fs::read_to_string(&ws).unwrap();
+    let last_table = text.lines().rev().find(|l| l.starts_with('[')).unwrap();
+    assert_eq!(last_table, "[ferry.release]", "appended keys land in it");
+    std::fs::write(
+        &ws,
+        format!("{text}image-repository = \"{repository}\"\nimage-plain-http = true\n"),
+    )
+    .unwrap();
+    git(
+        &f.repo,
+        &["commit", "-q", "-am", "release images to the test registry"],
+    );
+    git(&f.repo, &["push", "-q", "origin", "main"]);
+    let digest = |tag: &str| {
+        let out = std::process::Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{repository}:{tag}"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{tag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        crate::release_support::sha256_hex(&out.stdout)
+    };
+    let release = |version: &str| {
+        let dist = real_dist_of(
+            &f,
+            version,
+            &["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"],
+            &["complete", "minimal"],
+        );
+        ok(&run(&mut f.xtask(&[
+            "release",
+            "--version",
+            version,
+            "--date",
+            "2026-01-02",
+            "--dist-dir",
+            dist.to_str().unwrap(),
+        ])));
+    };
+    release("1.1.0");
+    f.change("fix b");
+    release("1.2.0");
+    let (v110, v120) = (digest("1.1.0"), digest("1.2.0"));
+    assert_ne!(v110, v120);
+    assert_eq!(digest("latest"), v120);
+    assert_eq!(digest("1"), v120);
+
+    ok(&run(&mut f.xtask(&[
+        "rollback",
+        "--to",
+        "1.1.0",
+        "--reason",
+        "crash on start",
+    ])));
+    assert_eq!(digest("latest"), v110, "latest points at 1.1.0's image");
+    assert_eq!(digest("1"), v110);
+    assert_eq!(digest("latest-minimal"), digest("1.1.0-minimal"));
+    assert_eq!(digest("1.2.0"), v120, "the yanked release's image stays");
+
+    f.change("fix c");
+    release("1.2.1");
+    assert_eq!(digest("latest"), digest("1.2.1"));
+    assert_eq!(digest("1.2"), digest("1.2.1"));
 }
