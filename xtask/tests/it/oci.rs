@@ -756,3 +756,43 @@ fn verify_checks_both_images_and_names_a_corrupt_blob() {
         "{log}"
     );
 }
+
+#[test]
+fn image_configs_are_snapshotted() {
+    if !require_oci("image_configs_are_snapshotted", &[]) {
+        return;
+    }
+    let dir = musl_dist();
+    for variant in ["complete", "minimal"] {
+        let l = layout(dir, variant);
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(l.join("index.json")).unwrap()).unwrap();
+        let manifest_digest = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "linux-amd64")
+            .unwrap()["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:")
+            .to_owned();
+        let blob = |hex: &str| std::fs::read(l.join("blobs/sha256").join(hex)).unwrap();
+        let manifest: serde_json::Value = serde_json::from_slice(&blob(&manifest_digest)).unwrap();
+        let config_hex = manifest["config"]["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:")
+            .to_owned();
+        let config: serde_json::Value = serde_json::from_slice(&blob(&config_hex)).unwrap();
+        let text = serde_json::to_string_pretty(&config).unwrap();
+        // Layer digests follow the binary, which embeds the commit; so does the revision.
+        insta::with_settings!({filters => vec![
+            (r"sha256:[0-9a-f]{64}", "sha256:[digest]"),
+            (r#""org.opencontainers.image.revision": "[0-9a-f]+""#, r#""org.opencontainers.image.revision": "[commit]""#),
+            (crate::support::version_regex().as_str(), "[version]"),
+        ]}, {
+            insta::assert_snapshot!(format!("image_config_{variant}"), text);
+        });
+    }
+}
