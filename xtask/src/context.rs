@@ -176,7 +176,30 @@ fn git(root: &Path, args: &[&str]) -> anyhow::Result<String> {
     Ok(out.trim().to_owned())
 }
 
-/// Hex SHA-256 and size of a file, streamed.
+/// A package of one target and variant (deb, rpm, msi), its digest and size read from the file
+/// as written.
+pub fn package_file(
+    kind: ArtifactKind,
+    name: String,
+    path: PathBuf,
+    target: Option<String>,
+    variant: &str,
+    platform: &str,
+) -> anyhow::Result<Artifact> {
+    let (sha256, size) = hash_file(&path)?;
+    Ok(Artifact {
+        kind,
+        name,
+        target,
+        variant: Some(variant.to_owned()),
+        platform: Some(platform.to_owned()),
+        format: None,
+        path,
+        size,
+        sha256,
+    })
+}
+
 /// A whole-release file (checksums, manifest, installer, pointer): no target, variant or
 /// platform; its digest and size are read from the file as written.
 pub fn release_file(kind: ArtifactKind, name: &str, path: PathBuf) -> anyhow::Result<Artifact> {
@@ -217,6 +240,7 @@ pub fn try_lock_file(path: &Path) -> anyhow::Result<(std::fs::File, bool)> {
     }
 }
 
+/// Hex SHA-256 and size of a file, streamed.
 pub fn hash_file(path: &Path) -> anyhow::Result<(String, u64)> {
     use sha2::Digest;
     let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;

@@ -16,7 +16,7 @@ use crate::artifact::package::{
     self, deb_arch, glibc_requirement, package_name, package_version, rfc2822, Payload, PayloadFile,
 };
 use crate::artifact::template;
-use crate::context::{hash_file, Artifact, ArtifactKind, ReleaseContext};
+use crate::context::{package_file, Artifact, ArtifactKind, ReleaseContext};
 use crate::pipeline::Stage;
 use crate::targets::{Os, TargetInfo};
 
@@ -191,17 +191,13 @@ fn write_one(ctx: &ReleaseContext, p: &LinuxPackage) -> anyhow::Result<()> {
     std::fs::create_dir_all(&ctx.options.out_dir)?;
     let path = ctx.options.out_dir.join(&name);
     std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
-    let (sha256, size) = hash_file(&path)?;
-    ctx.artifacts.add(Artifact {
-        kind: ArtifactKind::Deb,
+    ctx.artifacts.add(package_file(
+        ArtifactKind::Deb,
         name,
-        target: Some(p.target.triple.to_owned()),
-        variant: Some(p.variant.clone()),
-        platform: Some(p.target.platform.to_owned()),
-        format: None,
         path,
-        size,
-        sha256,
-    });
+        Some(p.target.triple.to_owned()),
+        &p.variant,
+        p.target.platform,
+    )?);
     Ok(())
 }

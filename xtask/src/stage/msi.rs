@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::artifact::msi::{self, guid_for, msi_version, UPGRADE_CODE};
 use crate::artifact::template;
-use crate::context::{hash_file, Artifact, ArtifactKind, ReleaseContext};
+use crate::context::{package_file, Artifact, ArtifactKind, ReleaseContext};
 use crate::pipeline::Stage;
 use crate::plan::base_name;
 use crate::targets::{Os, TargetInfo};
@@ -116,17 +116,13 @@ fn write_one(ctx: &ReleaseContext, exe: &Artifact, variant: &str) -> anyhow::Res
     std::fs::create_dir_all(&ctx.options.out_dir)?;
     let path = ctx.options.out_dir.join(&name);
     msi::build(&wxs_path, &path, &work)?;
-    let (sha256, size) = hash_file(&path)?;
-    ctx.artifacts.add(Artifact {
-        kind: ArtifactKind::Msi,
+    ctx.artifacts.add(package_file(
+        ArtifactKind::Msi,
         name,
-        target: exe.target.clone(),
-        variant: Some(variant.to_owned()),
-        platform: Some("windows-amd64".to_owned()),
-        format: None,
         path,
-        size,
-        sha256,
-    });
+        exe.target.clone(),
+        variant,
+        "windows-amd64",
+    )?);
     Ok(())
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::artifact::package::{glibc_requirement, package_version, Payload, PayloadFile};
 use crate::artifact::rpm::{self, Metadata};
 use crate::artifact::template;
-use crate::context::{hash_file, Artifact, ArtifactKind, ReleaseContext};
+use crate::context::{package_file, ArtifactKind, ReleaseContext};
 use crate::pipeline::Stage;
 use crate::stage::deb::{linux_packages, linux_planned, other_packages, LinuxPackage};
 
@@ -91,17 +91,13 @@ fn write_one(ctx: &ReleaseContext, p: &LinuxPackage) -> anyhow::Result<()> {
     std::fs::create_dir_all(&ctx.options.out_dir)?;
     let path = ctx.options.out_dir.join(&name);
     std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
-    let (sha256, size) = hash_file(&path)?;
-    ctx.artifacts.add(Artifact {
-        kind: ArtifactKind::Rpm,
+    ctx.artifacts.add(package_file(
+        ArtifactKind::Rpm,
         name,
-        target: Some(p.target.triple.to_owned()),
-        variant: Some(p.variant.clone()),
-        platform: Some(p.target.platform.to_owned()),
-        format: None,
         path,
-        size,
-        sha256,
-    });
+        Some(p.target.triple.to_owned()),
+        &p.variant,
+        p.target.platform,
+    )?);
     Ok(())
 }
