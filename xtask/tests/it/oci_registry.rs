@@ -20,7 +20,7 @@ fn push(dir: &Path, repo: &str) -> Output {
 }
 
 /// `skopeo inspect --raw` of a registry reference: the stored manifest/index bytes.
-fn raw(reference: &str) -> Vec<u8> {
+pub fn raw(reference: &str) -> Vec<u8> {
     tool(
         "skopeo",
         &[

@@ -234,7 +234,11 @@ impl Fixture {
 
     /// `release --version V --dist-dir <fake dist of V> --date 2026-01-02 <extra>`.
     pub fn release(&self, version: &str, extra: &[&str]) -> Output {
-        let dist = self.dist(version);
+        self.release_dist(version, &self.dist(version), extra)
+    }
+
+    /// `release --version V --dist-dir <dist> --date 2026-01-02 <extra>`.
+    pub fn release_dist(&self, version: &str, dist: &Path, extra: &[&str]) -> Output {
         let mut args = vec![
             "release",
             "--version",

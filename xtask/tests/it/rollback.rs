@@ -313,15 +313,7 @@ fn after_a_rollback_the_installer_installs_the_rolled_back_version() {
     let f = Fixture::new();
     let release = |version: &str| {
         let dist = real_dist(&f, version);
-        ok(&run(&mut f.xtask(&[
-            "release",
-            "--version",
-            version,
-            "--date",
-            "2026-01-02",
-            "--dist-dir",
-            dist.to_str().unwrap(),
-        ])));
+        ok(&f.release_dist(version, &dist, &[]));
         dist
     };
     release("1.0.0");
@@ -376,17 +368,9 @@ fn images_follow_releases_and_rollbacks_in_a_real_registry() {
     );
     git(&f.repo, &["push", "-q", "origin", "main"]);
     let digest = |tag: &str| {
-        let out = std::process::Command::new("skopeo")
-            .args(["inspect", "--raw", "--tls-verify=false"])
-            .arg(format!("docker://{repository}:{tag}"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{tag}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        crate::release_support::sha256_hex(&out.stdout)
+        crate::release_support::sha256_hex(&crate::oci_registry::raw(&format!(
+            "{repository}:{tag}"
+        )))
     };
     let release = |version: &str| {
         let dist = real_dist_of(
@@ -395,15 +379,7 @@ fn images_follow_releases_and_rollbacks_in_a_real_registry() {
             &["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"],
             &["complete", "minimal"],
         );
-        ok(&run(&mut f.xtask(&[
-            "release",
-            "--version",
-            version,
-            "--date",
-            "2026-01-02",
-            "--dist-dir",
-            dist.to_str().unwrap(),
-        ])));
+        ok(&f.release_dist(version, &dist, &[]));
     };
     release("1.1.0");
     f.change("fix b");
