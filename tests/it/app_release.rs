@@ -102,15 +102,7 @@ command = "/srv/app/current/ferry --version"
     );
     s.push_str(extra);
     for h in tb.hosts() {
-        s.push_str(&format!(
-            "\n[[hosts]]\nname = \"{}\"\naddress = \"{}\"\nport = {}\nuser = \"{}\"\nkey = \"{}\"\nknown_hosts = \"{}\"\n",
-            h.name,
-            h.address,
-            h.port,
-            h.user,
-            h.key.display(),
-            h.known_hosts.display()
-        ));
+        s.push_str(&h.env_entry());
     }
     s
 }

@@ -1,5 +1,6 @@
 //! Real SSH test hosts: `tests/support/testbed-hosts.sh` run as root, one network
 //! namespace and one sshd per host, torn down when the [`Testbed`] is dropped.
+//! Plain std: xtask's tests include this file too (`#[path]`), so ferry's own types stay out.
 //!
 //! Each testbed claims its own slot K (a directory under /run/ferry-testbeds), so it
 //! gets its own namespace prefix `fK` and subnet 10.77.K.0/24 and tests run in
@@ -8,12 +9,20 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ferry::transport::ssh::SshTarget;
+/// The host script, found from the crate that includes this file: ferry's own tests, or
+/// xtask's (which share this module through `#[path]`).
+fn script() -> PathBuf {
+    let mut dir = Some(Path::new(env!("CARGO_MANIFEST_DIR")));
+    while let Some(d) = dir {
+        let candidate = d.join("tests/support/testbed-hosts.sh");
+        if candidate.is_file() {
+            return candidate;
+        }
+        dir = d.parent();
+    }
+    panic!("tests/support/testbed-hosts.sh not found above the crate directory");
+}
 
-const SCRIPT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/support/testbed-hosts.sh"
-);
 const CLAIMS: &str = "/run/ferry-testbeds";
 /// Subnets 10.77.100-254 are ours; 10.77.0 stays free for a testbed started by hand.
 const SLOTS: std::ops::RangeInclusive<u32> = 100..=254;
@@ -35,14 +44,17 @@ pub struct Host {
 }
 
 impl Host {
-    /// An SSH target for this host with the testbed's key and known_hosts.
-    pub fn ssh_target(&self) -> SshTarget {
-        SshTarget {
-            key: Some(self.key.clone()),
-            known_hosts: Some(self.known_hosts.clone()),
-            port: self.port,
-            ..SshTarget::new(&self.name, &self.address, &self.user)
-        }
+    /// This host as a `[[hosts]]` entry of an environment file.
+    pub fn env_entry(&self) -> String {
+        format!(
+            "\n[[hosts]]\nname = {:?}\naddress = {:?}\nport = {}\nuser = {:?}\nkey = {:?}\nknown_hosts = {:?}\n",
+            self.name,
+            self.address,
+            self.port,
+            self.user,
+            self.key.display().to_string(),
+            self.known_hosts.display().to_string()
+        )
     }
 }
 
@@ -83,7 +95,7 @@ impl Testbed {
             };
             let name = format!("f{slot}");
             let net = format!("10.77.{slot}");
-            let out = Command::new(SCRIPT)
+            let out = Command::new(script())
                 .args(["up", &n.to_string()])
                 .arg(dir.path())
                 .env("TESTBED_NAME", &name)
@@ -92,7 +104,7 @@ impl Testbed {
                 .expect("running testbed-hosts.sh");
             if !out.status.success() {
                 // `down` tolerates a half-built testbed, and one never started.
-                let _ = Command::new(SCRIPT).arg("down").arg(dir.path()).output();
+                let _ = Command::new(script()).arg("down").arg(dir.path()).output();
                 let _ = std::fs::remove_dir_all(&claim);
                 let stderr = String::from_utf8_lossy(&out.stderr);
                 // Something we did not claim (a testbed started by hand?) uses this
@@ -172,7 +184,7 @@ impl Testbed {
 impl Drop for Testbed {
     fn drop(&mut self) {
         // `down` only stops what `up` recorded in this directory.
-        let out = Command::new(SCRIPT)
+        let out = Command::new(script())
             .arg("down")
             .arg(self.dir.path())
             .output();
@@ -216,7 +228,7 @@ fn claim_slot(slot: u32, dir: &Path) -> Option<PathBuf> {
         // The owner died without `down`: stop what it started, then take the slot over.
         if let Ok(old_dir) = std::fs::read_to_string(claim.join("dir")) {
             if Path::new(&old_dir).join("state.env").exists() {
-                let _ = Command::new(SCRIPT).arg("down").arg(&old_dir).output();
+                let _ = Command::new(script()).arg("down").arg(&old_dir).output();
             }
         }
         let _ = std::fs::remove_dir_all(&claim);

@@ -9,8 +9,14 @@ mod ci_image;
 mod ci_workflows;
 mod cross;
 mod deb;
+mod deploy_own_release;
 mod dist_host;
 mod github_fake;
+// ferry's real SSH test hosts, shared with its own test suite rather than copied; only part of
+// it is used here.
+#[allow(dead_code)]
+#[path = "../../../tests/it/support/hosts.rs"]
+mod hosts;
 mod http;
 mod installer_ps1;
 mod installer_sh;

@@ -95,9 +95,7 @@ fn shared_musl_dist() -> &'static MuslDist {
         let started = std::time::Instant::now();
         dist_into(out.path());
         eprintln!("musl dist took {:.0}s", started.elapsed().as_secs_f64());
-        let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| crate::support::root().join("target"));
+        let target_dir = crate::support::cargo_target_dir();
         let staged = target_dir
             .join("dist-staging")
             .join(version())

@@ -46,10 +46,9 @@ pub fn sh_ok(cmd: &mut Command) -> String {
 /// Where `dist` staged the host dist's binaries (`<target>/<variant>/ferry`): the prebuilt
 /// input for extra dists of other versions, so they build nothing.
 fn staging_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    target.join("dist-staging").join(workspace_version())
+    crate::support::cargo_target_dir()
+        .join("dist-staging")
+        .join(workspace_version())
 }
 
 pub fn workspace_version() -> String {
@@ -197,9 +196,7 @@ pub fn platforms_dist() -> &'static PlatformsDist {
             .arg(&prebuilt)
             .env("FERRY_DIST_VERSION", FAKE_VERSION);
         run_ok(&mut c);
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root().join("target"));
+        let target = crate::support::cargo_target_dir();
         PlatformsDist {
             out,
             staging: target.join("dist-staging").join(FAKE_VERSION),

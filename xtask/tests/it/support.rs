@@ -11,6 +11,13 @@ pub fn root() -> PathBuf {
         .to_owned()
 }
 
+/// The cargo target dir `dist` builds in: `CARGO_TARGET_DIR`, else `<root>/target`.
+pub fn cargo_target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
 /// `cargo xtask` as a command, with signing variables from the outer environment removed so a
 /// developer's real key can never leak into a test.
 pub fn xtask() -> Command {
