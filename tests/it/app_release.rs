@@ -204,6 +204,28 @@ fn releases_switch_atomically_and_roll_back_without_downloading() {
         status.contains("release 1.0.0") && status.contains("on disk: 1.0.0 2.0.0"),
         "{status}"
     );
+    let status = sb.ferry(&["status", "prod", "--json"]).ok().json();
+    for h in status["hosts"].as_array().unwrap() {
+        let app = &h["app"];
+        assert_eq!(app["current"], "1.0.0", "{h}");
+        assert_eq!(
+            app["releases"],
+            serde_json::json!(["1.0.0", "2.0.0"]),
+            "{h}"
+        );
+        let switches = app["switches"].as_array().unwrap();
+        let versions: Vec<&str> = switches
+            .iter()
+            .map(|s| s["version"].as_str().unwrap())
+            .collect();
+        assert_eq!(versions, ["1.0.0", "2.0.0", "1.0.0"], "{h}");
+        assert!(
+            switches
+                .iter()
+                .all(|s| s["at"].as_str().unwrap().len() >= 19),
+            "every switch has its time: {h}"
+        );
+    }
     let history = sb.history("prod");
     assert!(history
         .iter()

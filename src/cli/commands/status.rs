@@ -7,6 +7,23 @@ use crate::cli::args::EnvArg;
 use crate::cli::error::CliError;
 use crate::state::State;
 
+/// A host as stored, plus its `[app]` releases as structured data (the facts hold them as the
+/// probe printed them).
+fn host_json(h: &crate::inventory::Host) -> serde_json::Value {
+    let mut v = serde_json::to_value(h).unwrap_or_default();
+    if let Some(current) = h.facts.get("app_current") {
+        let fact = |k: &str| h.facts.get(k).map_or("", String::as_str);
+        let on_host =
+            crate::resource::app::parse_on_host(current, fact("app_releases"), fact("app_history"));
+        v["app"] = json!({
+            "current": on_host.current,
+            "releases": on_host.releases,
+            "switches": on_host.history.iter().map(|(at, version)| json!({"at": at, "version": version})).collect::<Vec<_>>(),
+        });
+    }
+    v
+}
+
 pub fn status(s: &Session, args: &EnvArg) -> Result<(), CliError> {
     let (record, file) = s.open(&args.env)?;
     let history = s.store.history(&args.env, 10);
@@ -30,7 +47,7 @@ pub fn status(s: &Session, args: &EnvArg) -> Result<(), CliError> {
         &json!({
             "environment": record.name, "state": record.state.name(), "failure": failure, "provider": record.provider,
             "description": record.description, "config_file": record.config_file, "created_at": record.created_at,
-            "updated_at": record.updated_at, "hosts": record.hosts, "roles": roles, "history": history,
+            "updated_at": record.updated_at, "hosts": record.hosts.iter().map(host_json).collect::<Vec<_>>(), "roles": roles, "history": history,
         }),
         || {
             let mut t = format!("environment  {}\nstate        {}\n", record.name, record.state.name());
