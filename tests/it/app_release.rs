@@ -311,3 +311,36 @@ fn auto_rollback_switches_the_canary_back_when_its_checks_fail() {
         "the rest were never touched"
     );
 }
+
+#[test]
+fn a_rollback_goes_through_the_canary_like_a_release() {
+    let Some(tb) = Testbed::up(3) else { return };
+    let sb = Sandbox::new();
+    let keys = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+    make_dist(sb.path(), "1.0.0", &keys);
+    make_dist(sb.path(), "2.0.0", &keys);
+    // Once /srv/guard exists, only 2.0.0 passes the check: rolling the canary back fails it.
+    let check = "\n[[test]]\nname = \"on 2.0.0\"\ncommand = \"! test -e /srv/guard || grep -q 2.0.0 /srv/app/current/VERSION\"\n";
+    sb.create("prod", &env_file(&tb, sb.path(), &keys, check));
+    sb.ferry(&["provision", "prod"]).ok();
+    sb.ferry(&["configure", "prod"]).ok();
+    sb.ferry(&["release", "prod", "--version", "1.0.0"]).ok();
+    sb.ferry(&["release", "prod", "--version", "2.0.0"]).ok();
+    for h in tb.hosts() {
+        std::fs::write(h.srv.join("guard"), "").unwrap();
+    }
+    let r = sb
+        .ferry(&["rollback", "prod", "--canary", "1", "--json"])
+        .code(1)
+        .json();
+    let stopped = r["stopped"].as_str().unwrap();
+    assert!(stopped.contains("canary checks failed on h1"), "{stopped}");
+    assert_eq!(current(tb.host("h1")), "releases/1.0.0");
+    for h in ["h2", "h3"] {
+        assert_eq!(
+            current(tb.host(h)),
+            "releases/2.0.0",
+            "{h} is not rolled back after a failed canary"
+        );
+    }
+}
