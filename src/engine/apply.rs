@@ -414,18 +414,26 @@ pub struct Applied {
     pub actions: Vec<ActionResult>,
     /// Per handler that ran: whether it succeeded, and its output.
     pub handlers: Vec<Option<HandlerResult>>,
+    /// Facts the script printed after its changes (`F <name> <value>`).
+    pub facts: std::collections::BTreeMap<String, String>,
 }
 
 pub fn parse(output: &[u8], count: usize, handler_count: usize) -> Result<Applied, String> {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; count];
     let mut outputs: Vec<Option<Vec<u8>>> = vec![None; count];
     let mut handlers: Vec<Option<HandlerResult>> = vec![None; handler_count];
+    let mut facts = std::collections::BTreeMap::new();
     let mut rest = output;
     let bad = |line: &str| format!("malformed line in the apply output: {line:?}");
     while !rest.is_empty() {
         let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
         let line = String::from_utf8_lossy(&rest[..end]).into_owned();
         rest = rest.get(end + 1..).unwrap_or(&[]);
+        if let Some(fact) = line.strip_prefix("F ") {
+            let (name, value) = fact.split_once(' ').unwrap_or((fact, ""));
+            facts.insert(name.to_owned(), value.to_owned());
+            continue;
+        }
         let mut parts = line.splitn(3, ' ');
         let (tag, index, tail) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
         let index: Option<usize> = index.and_then(|i| i.parse().ok());
@@ -481,7 +489,11 @@ pub fn parse(output: &[u8], count: usize, handler_count: usize) -> Result<Applie
                 .ok_or_else(|| format!("the apply script stopped before change {i}"))
         })
         .collect::<Result<_, _>>()?;
-    Ok(Applied { actions, handlers })
+    Ok(Applied {
+        actions,
+        handlers,
+        facts,
+    })
 }
 
 #[cfg(test)]

@@ -212,6 +212,18 @@ pub async fn converge(
     report
 }
 
+/// Shell that prints each of the run's facts as `F <name> <value>`.
+fn fact_script(ctx: &RunContext) -> String {
+    ctx.fact_commands
+        .iter()
+        .map(|(name, command)| {
+            format!(
+                "printf 'F {name} %s\\n' \"$( ( {command}\n) </dev/null 2>/dev/null | head -n 1)\"\n"
+            )
+        })
+        .collect()
+}
+
 async fn converge_into(
     ctx: &RunContext,
     host: &Host,
@@ -223,12 +235,8 @@ async fn converge_into(
     let exports = exports_for(ctx, host);
     let secrets = script::secret_exports(&ctx.secrets);
     let probes: Vec<_> = entries.iter().map(|e| e.resource.probes()).collect();
-    let mut preamble = exports.clone();
-    for (name, command) in &ctx.fact_commands {
-        preamble.push_str(&format!(
-            "printf 'F {name} %s\\n' \"$( ( {command}\n) </dev/null 2>/dev/null | head -n 1)\"\n"
-        ));
-    }
+    let facts = fact_script(ctx);
+    let preamble = format!("{exports}{facts}");
     report.round_trips += 1;
     let explored = match transport
         .exec(
@@ -304,7 +312,10 @@ async fn converge_into(
         return;
     }
     let actions: Vec<_> = changes.iter().map(|c| c.action.clone()).collect();
-    let (script, payload) = apply::build(&exports, &secrets, &actions, &handlers);
+    let (mut script, payload) = apply::build(&exports, &secrets, &actions, &handlers);
+    // The facts again once the changes are made (an `[app]` switch changes them), so that
+    // what is stored describes the host as it is now; no extra round trip.
+    script.push_str(&facts);
     report.round_trips += 1;
     let applied = match transport.exec(&script, payload).await {
         Ok(out) => apply::parse(&out.stdout, actions.len(), handlers.len()).map_err(|e| {
@@ -320,6 +331,7 @@ async fn converge_into(
     };
     match applied {
         Ok(applied) => {
+            report.facts.extend(applied.facts);
             report.changes = changes
                 .into_iter()
                 .zip(applied.actions)

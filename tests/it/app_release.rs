@@ -192,6 +192,11 @@ fn releases_switch_atomically_and_roll_back_without_downloading() {
     for h in tb.hosts() {
         assert_eq!(current(h), "releases/1.0.0");
     }
+    let status = sb.ferry(&["status", "prod"]).ok().stdout;
+    assert!(
+        status.contains("release 1.0.0 (on disk: 1.0.0 2.0.0;"),
+        "status shows the hosts as the rollback left them: {status}"
+    );
     let r = sb.ferry(&["rollback", "prod", "--to", "0.9.0"]).code(1);
     assert!(
         r.stderr
