@@ -153,20 +153,16 @@ pub fn run(args: &DistArgs) -> anyhow::Result<()> {
         progress: !args.json,
     };
     // A merge plans with the partial dirs' binaries as if they were `--prebuilt`.
-    let options = if args.merge.is_empty() {
-        options
+    let merged = if args.merge.is_empty() {
+        None
     } else {
-        let prebuilt = split::prepare_merge(
+        Some(split::prepare_merge(
             &args.merge,
             &options,
             &version,
             &git.commit,
             git.source_date_epoch,
-        )?;
-        Options {
-            prebuilt: Some(prebuilt),
-            ..options
-        }
+        )?)
     };
     let input = PlanInput {
         version: &version,
@@ -178,6 +174,7 @@ pub fn run(args: &DistArgs) -> anyhow::Result<()> {
         variants: &options.variants,
         profile: &options.profile,
         prebuilt: options.prebuilt.as_deref(),
+        merged: merged.as_ref(),
         sign: !args.no_sign,
     };
     let plan = plan::compute(&input, vec![]);

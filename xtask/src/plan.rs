@@ -86,6 +86,8 @@ pub struct PlanInput<'a> {
     pub variants: &'a [String],
     pub profile: &'a str,
     pub prebuilt: Option<&'a std::path::Path>,
+    /// A merge's binaries, by (target, variant), in the partial dirs they came in.
+    pub merged: Option<&'a std::collections::BTreeMap<(String, String), std::path::PathBuf>>,
     pub sign: bool,
 }
 
@@ -98,13 +100,24 @@ pub fn compute(input: &PlanInput<'_>, stages: Vec<PlannedStage>) -> ReleasePlan 
     let mut archives = Vec::new();
     for target in input.targets {
         // One probe per target: both variants build the same way.
-        let method = if input.prebuilt.is_some() {
+        let method = if input.prebuilt.is_some() || input.merged.is_some() {
             None
         } else {
             Some(toolchain::method_for(target))
         };
         for variant in input.variants {
+            let merged = input
+                .merged
+                .map(|m| m.get(&(target.triple.to_owned(), variant.clone())));
             let how = match (&method, input.prebuilt) {
+                _ if merged.is_some() => match merged.flatten() {
+                    Some(p) => BuildHow::Prebuilt {
+                        path: p.display().to_string(),
+                    },
+                    None => BuildHow::Skipped {
+                        reason: "no partial dir holds this build".to_owned(),
+                    },
+                },
                 (_, Some(dir)) => {
                     let p = dir.join(target.triple).join(variant).join(format!(
                         "{}{}",
@@ -128,7 +141,9 @@ pub fn compute(input: &PlanInput<'_>, stages: Vec<PlannedStage>) -> ReleasePlan 
                 (Some(Err(why)), None) => BuildHow::Skipped {
                     reason: why.clone(),
                 },
-                (None, None) => unreachable!("method is probed whenever there is no prebuilt dir"),
+                (None, None) => {
+                    unreachable!("method is probed whenever there is no prebuilt dir or merge")
+                }
             };
             let build = PlannedBuild {
                 target: target.triple,

@@ -170,15 +170,16 @@ pub fn read_partial(dir: &Path) -> anyhow::Result<Partial> {
 }
 
 /// Before planning a merge: checks the partial dirs against each other and the requested
-/// matrix, and lays their binaries out as a `--prebuilt` dir so the plan is the one a local
-/// run would make. Returns that dir.
+/// matrix, and each binary against its recorded SHA-256. Returns where each (target, variant)
+/// binary is, for the plan to take as prebuilt: a merge then plans what a local run would,
+/// and nothing is written before the build stage (a `--dry-run` writes nothing at all).
 pub fn prepare_merge(
     dirs: &[PathBuf],
     options: &Options,
     version: &str,
     commit: &str,
     source_date_epoch: u64,
-) -> anyhow::Result<PathBuf> {
+) -> anyhow::Result<BTreeMap<(String, String), PathBuf>> {
     if options.prebuilt.is_some() {
         bail!("--merge takes its binaries from the partial dirs; drop --prebuilt");
     }
@@ -257,26 +258,21 @@ pub fn prepare_merge(
             extra.join(", ")
         );
     }
-    // Outside the output dir, like the staging dir: nothing here is shipped as is.
-    let merged = options.cargo_target_dir.join("dist-merge").join(version);
-    if merged.exists() {
-        std::fs::remove_dir_all(&merged)
-            .with_context(|| format!("clearing {}", merged.display()))?;
-    }
+    let mut binaries = BTreeMap::new();
     for (dir, p) in &partials {
         for a in &p.artifacts {
             let src = dir.join(&a.path);
             check_hash(&src, a)?;
             if a.kind == "binary" {
-                let rel = a
-                    .path
-                    .strip_prefix(&format!("{STAGING}/"))
-                    .with_context(|| format!("binary `{}` is not under {STAGING}/", a.path))?;
-                copy_tree(&src, &merged.join("bin").join(rel))?;
+                let key = (
+                    a.target.clone().unwrap_or_default(),
+                    a.variant.clone().unwrap_or_default(),
+                );
+                binaries.insert(key, src);
             }
         }
     }
-    Ok(merged.join("bin"))
+    Ok(binaries)
 }
 
 /// `--merge`: registers the partial dirs' artifacts, then runs the whole-release stages.
