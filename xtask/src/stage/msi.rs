@@ -1,6 +1,8 @@
 //! msi: one Windows Installer package per variant of the x86_64 Windows build
 //! (`ferry-{version}-windows-amd64-{variant}.msi`): per-machine install to
 //! `Program Files\ferry\bin`, on the system PATH, upgrading any earlier ferry MSI.
+//! Reproducible: the same binary, version and SOURCE_DATE_EPOCH give the same bytes (see
+//! `artifact::msi` for what wixl would otherwise stamp).
 //!
 //! Needs `wixl` and `msibuild` (msitools); without them the stage is skipped with that reason
 //! (CI installs them through `cargo xtask setup`, and the msi tests fail there if they are
@@ -82,9 +84,18 @@ impl Stage for Msi {
     }
 }
 
+/// What the codes of one release and variant are derived from.
+fn release_id(ctx: &ReleaseContext, variant: &str) -> String {
+    format!("{} {} {variant}", ctx.config.package.name, ctx.version)
+}
+
+fn package_code(ctx: &ReleaseContext, variant: &str) -> String {
+    guid_for(&format!("package {}", release_id(ctx, variant)))
+}
+
 /// Renders the WiX source for one Windows binary (also used by the snapshot test).
 pub fn render_wxs(ctx: &ReleaseContext, exe: &Artifact, variant: &str) -> anyhow::Result<String> {
-    let id = format!("{} {} {variant}", ctx.config.package.name, ctx.version);
+    let id = release_id(ctx, variant);
     let w = WxsContext {
         product_name: &ctx.config.package.name,
         manufacturer: "Ferry",
@@ -94,7 +105,7 @@ pub fn render_wxs(ctx: &ReleaseContext, exe: &Artifact, variant: &str) -> anyhow
         msi_version: msi_version(&ctx.version)?,
         upgrade_code: UPGRADE_CODE,
         product_code: guid_for(&format!("product {id}")),
-        package_code: guid_for(&format!("package {id}")),
+        package_code: package_code(ctx, variant),
         // The file's component keeps its GUID across releases (same path, same component).
         component_guid: guid_for("component ferry.exe"),
         exe_name: exe.name.clone(),
@@ -109,13 +120,21 @@ fn write_one(ctx: &ReleaseContext, exe: &Artifact, variant: &str) -> anyhow::Res
     let name = format!("{}.msi", base_name(&ctx.version, "windows-amd64", variant));
     let work = ctx.options.staging_dir.join("msi").join(variant);
     std::fs::create_dir_all(&work)?;
-    std::fs::copy(&exe.path, work.join(&exe.name))
+    let payload = work.join(&exe.name);
+    std::fs::copy(&exe.path, &payload)
         .with_context(|| format!("copying {}", exe.path.display()))?;
+    // The cabinet records the file's time, and a copy is stamped with the time of copying.
+    msi::set_mtime(&payload, ctx.git.source_date_epoch)?;
     let wxs_path = work.join("ferry.wxs");
     std::fs::write(&wxs_path, wxs)?;
     std::fs::create_dir_all(&ctx.options.out_dir)?;
     let path = ctx.options.out_dir.join(&name);
-    msi::build(&wxs_path, &path, &work)?;
+    let code = package_code(ctx, variant);
+    let pins = msi::Pins {
+        package_code: &code,
+        epoch: ctx.git.source_date_epoch,
+    };
+    msi::build(&wxs_path, &path, &work, &pins)?;
     ctx.artifacts.add(package_file(
         ArtifactKind::Msi,
         name,

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::packages::{fake_binary, find, platforms_dist, sh, sh_ok, PlatformsDist};
-use crate::support::require_tools;
+use crate::packages::{fake_binary, find, platforms_dist, sh, sh_ok, PlatformsDist, FAKE_VERSION};
+use crate::support::{dist_cmd, keys, require_tools, run_ok, Keys};
 
 const TOOLS: &[&str] = &["wixl", "msibuild", "msiinfo", "msiextract"];
 
@@ -129,4 +129,115 @@ fn msi_installs_onto_path_and_uninstalls_under_wine() {
     let path = sh(&mut wine(&["reg", "query", key, "/v", "PATH"]));
     assert!(!String::from_utf8_lossy(&path.stdout).contains(r"Program Files\ferry\bin"));
     let _ = sh(&mut wine(&["wineserver", "-k"]));
+}
+
+/// A stand-in for the host binary that honours generate's contract (`completions <shell>`,
+/// `man`), so a dist with a Windows target builds nothing.
+const FAKE_HOST: &str = "#!/bin/sh\ncase \"$1\" in\n  completions) echo \"# $2 completions\" ;;\n  man) echo '.TH FERRY 1' ;;\nesac\n";
+
+/// `--prebuilt` input: the stand-in Windows executable and a host binary for generate.
+fn windows_prebuilt(dir: &Path) {
+    let put = |target: &str, name: &str, bytes: &[u8]| {
+        let p = dir.join(target).join("complete").join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    };
+    put("x86_64-pc-windows-gnu", "ferry.exe", &fake_exe());
+    put(env!("XTASK_HOST_TARGET"), "ferry", FAKE_HOST.as_bytes());
+}
+
+/// One dist of the Windows target into `out`, staging under its own cargo target dir.
+fn windows_dist(keys: &Keys, prebuilt: &Path, scratch: &Path, out: &Path) -> PathBuf {
+    let mut c = dist_cmd(keys, out, "x86_64-pc-windows-gnu", "complete");
+    c.arg("--prebuilt")
+        .arg(prebuilt)
+        .env("CARGO_TARGET_DIR", scratch)
+        .env("FERRY_DIST_VERSION", FAKE_VERSION)
+        // Pinned: the commit time would change if HEAD moves between the two runs.
+        .env("SOURCE_DATE_EPOCH", "1700000000");
+    run_ok(&mut c);
+    find(out, |n| n.ends_with(".msi"))
+}
+
+#[test]
+fn msi_is_reproducible() {
+    if !require_tools("msi_is_reproducible", TOOLS) {
+        return;
+    }
+    let (keys, tmp) = (keys(), tempfile::tempdir().unwrap());
+    let prebuilt = tmp.path().join("prebuilt");
+    windows_prebuilt(&prebuilt);
+    let build = |i: u32| {
+        let scratch = tmp.path().join(format!("scratch-{i}"));
+        windows_dist(
+            &keys,
+            &prebuilt,
+            &scratch,
+            &tmp.path().join(format!("out-{i}")),
+        )
+    };
+    let first = build(1);
+    // Past the 2 s resolution of a cabinet's file times, so any clock read shows.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let second = build(2);
+    let (a, b) = (
+        std::fs::read(&first).unwrap(),
+        std::fs::read(&second).unwrap(),
+    );
+    if a != b {
+        let info = |m: &Path| sh_ok(Command::new("msiinfo").arg("suminfo").arg(m));
+        panic!(
+            "two builds of one msi differ in {} of {} bytes\n{}\n{}",
+            a.iter().zip(&b).filter(|(x, y)| x != y).count(),
+            a.len(),
+            info(&first),
+            info(&second)
+        );
+    }
+    // Pinned, not merely equal: the derived package code and SOURCE_DATE_EPOCH (UTC).
+    let wxs = std::fs::read_to_string(
+        tmp.path()
+            .join("scratch-1/dist-staging")
+            .join(FAKE_VERSION)
+            .join("msi/complete/ferry.wxs"),
+    )
+    .unwrap();
+    let code = wxs
+        .split("<Package Id=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a Package Id in the wxs");
+    let suminfo = sh_ok(
+        Command::new("msiinfo")
+            .arg("suminfo")
+            .arg(&first)
+            .env("TZ", "UTC"),
+    );
+    assert!(
+        suminfo.contains(&format!("Revision number (UUID): {{{code}}}")),
+        "{suminfo}"
+    );
+    assert!(
+        suminfo.contains("Created: Tue Nov 14 22:13:20 2023"),
+        "{suminfo}"
+    );
+    assert!(
+        suminfo.contains("Last saved: Tue Nov 14 22:13:20 2023"),
+        "{suminfo}"
+    );
+    // Still a valid package: msiextract unpacks the payload intact.
+    let x = tempfile::tempdir().unwrap();
+    sh_ok(
+        Command::new("msiextract")
+            .arg("-C")
+            .arg(x.path())
+            .arg(&first),
+    );
+    let exe = find_file(x.path(), "ferry.exe").expect("ferry.exe in the msi");
+    assert_eq!(std::fs::read(exe).unwrap(), fake_exe());
 }

@@ -148,40 +148,13 @@ fn merge_of_splits_equals_one_local_run() {
             .arg(s.tmp.path().join("prebuilt")),
     );
 
-    let (mut m, l) = (files(&merged), files(&local));
-    let signed_bytes = m.clone();
-    // FIXME: the msi stage is not reproducible yet (two local runs give different .msi bytes),
-    // so its packages and their hashes cannot match a separate local run. Check instead that
-    // the merge ships the split run's .msi untouched, then put the local run's hashes in
-    // their place in the merged text files and compare everything else byte for byte.
-    let msi_parts = files(&s.parts[2]);
-    let sha = |b: &[u8]| {
-        use sha2::Digest;
-        format!("{:x}", sha2::Sha256::digest(b))
-    };
-    // Hashes of hashes follow (SHA256SUMS, `.sha256` files, the manifest): substitute until
-    // nothing changes.
-    let mut swaps: Vec<(String, String)> = Vec::new();
-    for name in l.keys().filter(|n| n.ends_with(".msi")) {
-        assert!(
-            m[name] == msi_parts[name],
-            "{name}: the merge must ship the split's file"
-        );
-        swaps.push((sha(&m[name]), sha(&l[name])));
-        m.insert(name.clone(), l[name].clone());
-    }
-    while let Some((from, to)) = swaps.pop() {
-        for bytes in m.values_mut() {
-            let Ok(text) = String::from_utf8(bytes.clone()) else {
-                continue;
-            };
-            if text.contains(&from) {
-                let new = text.replace(&from, &to).into_bytes();
-                swaps.push((sha(bytes), sha(&new)));
-                *bytes = new;
-            }
-        }
-    }
+    // Every file, the .msi packages included, byte for byte; signatures are checked below.
+    let (m, l) = (files(&merged), files(&local));
+    assert_eq!(
+        m.keys().collect::<Vec<_>>(),
+        l.keys().collect::<Vec<_>>(),
+        "merge and local run ship different files"
+    );
     let pk = minisign::PublicKeyBox::from_string(&std::fs::read_to_string(&s.keys.public).unwrap())
         .unwrap()
         .into_public_key()
@@ -210,7 +183,7 @@ fn merge_of_splits_equals_one_local_run() {
         minisign::verify(
             &pk,
             &sig,
-            std::io::Cursor::new(&signed_bytes[signed]),
+            std::io::Cursor::new(&m[signed]),
             true,
             false,
             false,
@@ -300,5 +273,33 @@ fn merge_refuses_duplicates_gaps_and_damage() {
         stderr(&out).contains("does not match its partial manifest"),
         "{}",
         stderr(&out)
+    );
+}
+
+#[test]
+fn a_merge_dry_run_plans_from_the_partial_dirs_and_writes_nothing() {
+    let s = split_all();
+    let out = s.tmp.path().join("merged-dry");
+    let r = merge(&s, &out, &s.parts, &["--dry-run", "--json"]);
+    assert!(
+        r.status.success(),
+        "merge --dry-run failed:\n{}",
+        stderr(&r)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let builds = plan["builds"].as_array().unwrap();
+    assert_eq!(builds.len(), SPLITS.len() * 2, "{plan}");
+    for b in builds {
+        assert_eq!(b["how"], "prebuilt", "{b}");
+        let path = b["path"].as_str().unwrap();
+        assert!(
+            s.parts.iter().any(|p| Path::new(path).starts_with(p)),
+            "planned from a partial dir, not a copy: {path}"
+        );
+    }
+    assert!(!out.exists(), "a dry run writes no output dir");
+    assert!(
+        !s.tmp.path().join("scratch-merge").exists(),
+        "a dry run writes no scratch or staging files"
     );
 }
