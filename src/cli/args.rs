@@ -228,7 +228,7 @@ pub struct ReleaseArgs {
     #[arg(long, value_name = "X.Y.Z")]
     pub version: Option<String>,
 
-    /// The release's dist-manifest.json (path or http:// URL; default: `[app] manifest`).
+    /// The release's dist-manifest.json (a path, or an http:// or https:// URL; default: `[app] manifest`).
     #[arg(long, value_name = "PATH|URL", requires = "version")]
     pub manifest: Option<String>,
 

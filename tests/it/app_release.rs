@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::ferry::Sandbox;
+use crate::support::ferry::{Run, Sandbox};
 use crate::support::hosts::Testbed;
 
 /// A release directory shaped like `cargo xtask dist` output: a tar.gz per platform with
@@ -346,6 +346,168 @@ fn a_rollback_goes_through_the_canary_like_a_release() {
             current(tb.host(h)),
             "releases/2.0.0",
             "{h} is not rolled back after a failed canary"
+        );
+    }
+}
+
+/// `openssl s_server -WWW` serving `root` over TLS on loopback with a fresh self-signed
+/// certificate for 127.0.0.1; stopped when dropped.
+struct HttpsServer {
+    child: std::process::Child,
+    port: u16,
+    /// The CA certificate to trust.
+    ca: PathBuf,
+}
+
+const MAKE_CERTS: &str = r#"set -e; cd "$1"
+ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+openssl req -x509 $ec -days 2 -subj '/CN=ferry test CA' -keyout ca.key -out ca.pem
+openssl req $ec -subj /CN=127.0.0.1 -keyout server.key -out server.csr
+printf 'basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\n' > server.ext
+openssl x509 -req -days 2 -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -extfile server.ext -out server.pem
+"#;
+
+impl HttpsServer {
+    fn start(root: &Path, work: &Path) -> Option<HttpsServer> {
+        if Command::new("openssl").arg("version").output().is_err() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "openssl is missing under CI; .ci/run installs it"
+            );
+            eprintln!("SKIPPED: openssl is not installed");
+            return None;
+        }
+        // A CA and a server certificate it signs (webpki refuses a CA as the server's).
+        let tls = work.join("tls");
+        std::fs::create_dir_all(&tls).unwrap();
+        let out = Command::new("sh")
+            .args(["-c", MAKE_CERTS, "sh"])
+            .arg(&tls)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (cert, key) = (tls.join("server.pem"), tls.join("server.key"));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("openssl")
+            .args(["s_server", "-quiet", "-WWW", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .current_dir(root)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = HttpsServer {
+            child,
+            port,
+            ca: tls.join("ca.pem"),
+        };
+        // Bounded: 100 tries, 50 ms apart.
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(server);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("openssl s_server did not listen on {port}");
+    }
+}
+
+impl Drop for HttpsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_release_manifest_over_https_is_fetched_with_the_trusted_roots() {
+    let Some(tb) = Testbed::up(2) else { return };
+    let sb = Sandbox::new();
+    let keys = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+    make_dist(sb.path(), "1.0.0", &keys);
+    make_dist(sb.path(), "2.0.0", &keys);
+    let Some(server) = HttpsServer::start(sb.path(), sb.path()) else {
+        return;
+    };
+    sb.create("prod", &env_file(&tb, sb.path(), &keys, ""));
+    sb.ferry(&["provision", "prod"]).ok();
+    sb.ferry(&["configure", "prod"]).ok();
+    let url = |v: &str| {
+        format!(
+            "https://127.0.0.1:{}/dist-{v}/dist-manifest.json",
+            server.port
+        )
+    };
+
+    if cfg!(not(feature = "complete")) {
+        let r = sb
+            .ferry(&[
+                "release",
+                "prod",
+                "--version",
+                "1.0.0",
+                "--manifest",
+                &url("1.0.0"),
+            ])
+            .code(1);
+        assert!(
+            r.stderr.contains("minimal build of ferry, without TLS"),
+            "{}",
+            r.stderr
+        );
+        return;
+    }
+    // A certificate nobody trusts: refused, with the way to trust it, and nothing changes.
+    let r: Run = sb
+        .command(&[
+            "release",
+            "prod",
+            "--version",
+            "1.0.0",
+            "--manifest",
+            &url("1.0.0"),
+        ])
+        .env_remove("SSL_CERT_FILE")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("SSL_CERT_FILE"), "{}", r.stderr);
+    for h in tb.hosts() {
+        assert!(!h.srv.join("app").exists(), "{} was touched", h.name);
+    }
+
+    let r: Run = sb
+        .command(&[
+            "release",
+            "prod",
+            "--version",
+            "1.0.0",
+            "--manifest",
+            &url("1.0.0"),
+        ])
+        .env("SSL_CERT_FILE", &server.ca)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for h in tb.hosts() {
+        assert_eq!(current(h), "releases/1.0.0", "{}", h.name);
+        assert_eq!(
+            std::fs::read_to_string(h.srv.join("app/releases/1.0.0/VERSION")).unwrap(),
+            "1.0.0\n"
         );
     }
 }
