@@ -93,8 +93,15 @@ fn completions_and_man_page_are_generated() {
     assert!(zsh.starts_with("#compdef ferry"));
     let man = sb.ferry(&["man"]).ok().stdout;
     assert!(
-        man.contains(".TH ferry") && man.contains("provision"),
+        man.contains(&format!(
+            ".TH ferry 1  \"ferry {}\"",
+            env!("CARGO_PKG_VERSION")
+        )) && man.contains("provision"),
         "{man}"
+    );
+    assert!(
+        !man.contains("(1)"),
+        "no references to per-command pages that do not exist: {man}"
     );
     // bash itself must accept the script.
     let path = sb.write("ferry.bash", &bash);
@@ -104,6 +111,27 @@ fn completions_and_man_page_are_generated() {
         .status()
         .unwrap();
     assert!(st.success());
+}
+
+/// `ferry completions zsh | head -1`: a reader that is gone ends ferry quietly.
+#[cfg(feature = "complete")]
+#[test]
+fn generated_output_into_a_closed_pipe_is_not_an_error() {
+    let sb = Sandbox::new();
+    for args in [&["completions", "zsh"][..], &["man"]] {
+        let mut child = sb
+            .command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Closed before ferry writes (it is still starting): its write meets a broken pipe.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
 }
 
 #[cfg(not(feature = "complete"))]
