@@ -186,8 +186,9 @@ pub struct CreateArgs {
     /// The environment's name (lower-case letters, digits, `-`, `_`, `.`).
     pub env: String,
 
-    /// The environment file (TOML); see docs/environment.md. Without it, the built-in
-    /// example (examples/local.toml: a small site under /tmp on this machine) is used.
+    /// The environment file (TOML); see docs/environment.md. Without it, an environment that
+    /// exists (destroyed, or with --update) re-reads the file it was created from, and a new
+    /// one gets the built-in example (examples/local.toml: a small site under /tmp).
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 

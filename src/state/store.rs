@@ -8,7 +8,7 @@
 //! ```
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -191,6 +191,8 @@ impl Store {
                 Ok(()) => break,
                 Err(fs::TryLockError::WouldBlock) => {
                     let mut holder = String::new();
+                    // From the start each time: the holder may have rewritten it meanwhile.
+                    let _ = (&file).seek(std::io::SeekFrom::Start(0));
                     let _ = (&file).read_to_string(&mut holder);
                     let holder = if holder.trim().is_empty() {
                         "unknown holder".to_owned()

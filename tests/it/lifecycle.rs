@@ -256,8 +256,15 @@ fn destroyed_environments_must_be_created_again() {
         "{}",
         r.stderr
     );
-    sb.ferry(&["create", "gone", "--config", "env.toml"]).ok();
-    assert_eq!(sb.state("gone")["state"], "created");
+    // The hint as written: the environment keeps its own file, not the built-in example.
+    sb.ferry(&["create", "gone"]).ok();
+    let state = sb.state("gone");
+    assert_eq!(state["state"], "created");
+    assert_eq!(state["description"], "test site");
+    assert!(
+        state["config_file"].as_str().unwrap().ends_with("env.toml"),
+        "{state}"
+    );
 }
 
 #[test]
@@ -281,6 +288,13 @@ fn create_refuses_an_existing_environment_and_update_replaces_its_file() {
     let status = sb.state("dup");
     assert_eq!(status["state"], "provisioned", "update keeps the state");
     assert_eq!(status["description"], "changed site");
+    // --update without --config re-reads the environment's own file.
+    sb.write(
+        "env.toml",
+        &local_env(&sb).replace("test site", "edited again"),
+    );
+    sb.ferry(&["create", "dup", "--update"]).ok();
+    assert_eq!(sb.state("dup")["description"], "edited again");
 }
 
 #[test]

@@ -51,6 +51,20 @@ fn a_second_command_on_a_locked_environment_fails_clearly_or_waits() {
     assert!(r.stderr.contains("--lock-timeout"), "{}", r.stderr);
     assert!(first.wait().unwrap().success());
 
+    // A wait that runs out names the holder too (the lock file is read again from its start).
+    let mut first = start_holding_lock(&sb, "busy");
+    let r = sb
+        .ferry(&["release", "busy", "--lock-timeout", "1"])
+        .code(3);
+    assert!(
+        r.stderr.contains(
+            "environment `busy` is locked by another ferry command (`ferry configure` pid"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(first.wait().unwrap().success());
+
     // With time to wait, the second command runs once the first is done, and both land.
     let mut first = start_holding_lock(&sb, "busy");
     let r = sb.ferry(&["release", "busy", "--lock-timeout", "30"]).ok();
@@ -68,7 +82,14 @@ fn a_second_command_on_a_locked_environment_fails_clearly_or_waits() {
         .collect();
     assert_eq!(
         commands,
-        ["create", "provision", "configure", "configure", "release"]
+        [
+            "create",
+            "provision",
+            "configure",
+            "configure",
+            "configure",
+            "release"
+        ]
     );
 }
 

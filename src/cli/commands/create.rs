@@ -16,8 +16,23 @@ const BUILTIN_NAME: &str = "(built-in) examples/local.toml";
 pub fn run(s: &Session, args: &CreateArgs) -> Result<(), CliError> {
     crate::state::store::check_name(&args.env)?;
     // Validate before taking the lock or touching the store: a bad file changes nothing.
-    let (source, config_file) = match &args.config {
+    // Without --config, an environment that exists (re-created after destroy, or --update)
+    // keeps the file it was created from; only a new one gets the built-in example.
+    let remembered = match &args.config {
+        Some(_) => None,
+        None if s.store.exists(&args.env) => Some(s.store.load(&args.env)?.config_file)
+            .filter(|f| f != std::path::Path::new(BUILTIN_NAME)),
+        None => None,
+    };
+    let given = args.config.clone().or(remembered.clone());
+    let (source, config_file) = match &given {
         Some(path) => {
+            if remembered.is_some() {
+                s.out.progress(format!(
+                    "no --config given: using the environment's file, {}",
+                    path.display()
+                ));
+            }
             let source =
                 std::fs::read_to_string(path).map_err(|source| config::ConfigError::Read {
                     path: path.clone(),
@@ -37,7 +52,7 @@ pub fn run(s: &Session, args: &CreateArgs) -> Result<(), CliError> {
             )
         }
     };
-    let file = config::parse(args.config.as_deref().unwrap_or(&config_file), &source)?;
+    let file = config::parse(given.as_deref().unwrap_or(&config_file), &source)?;
 
     let _lock = s.lock(&args.env, Step::Create)?;
     let started = std::time::Instant::now();
