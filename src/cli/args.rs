@@ -13,8 +13,9 @@ Quick start:
 
 Exit codes:
   0  success
-  1  a step failed (the environment records `<step>_failed`; run the step again to retry)
-  2  invalid usage or environment file
+  1  a step failed (the environment records `<step>_failed`; run the step again to retry),
+     or the state could not be read or written (a corrupt state file, a full disk)
+  2  invalid usage, an invalid environment file, or an unknown environment
   3  the environment is locked by another ferry command
   4  `ferry test`: a check failed";
 

@@ -56,7 +56,7 @@ impl From<StateError> for CliError {
     fn from(e: StateError) -> Self {
         let code = match e {
             StateError::Locked { .. } => EXIT_LOCKED,
-            StateError::BadName(_) => EXIT_USAGE,
+            StateError::BadName(_) | StateError::NotFound { .. } => EXIT_USAGE,
             _ => EXIT_FAILED,
         };
         CliError {

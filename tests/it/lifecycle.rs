@@ -246,6 +246,29 @@ fn dry_run_changes_nothing_and_shows_the_plan() {
 }
 
 #[test]
+fn quiet_prints_results_and_errors_only() {
+    let sb = Sandbox::new();
+    sb.write("env.toml", &local_env(&sb));
+    let r = sb
+        .ferry(&["-q", "create", "calm", "--config", "env.toml"])
+        .ok();
+    assert_eq!(
+        r.stdout,
+        "created environment `calm` (local provider, state: created)\n"
+    );
+    assert_eq!(r.stderr, "");
+    let r = sb.ferry(&["-q", "provision", "calm"]).ok();
+    assert!(!r.stdout.contains("next:"), "{}", r.stdout);
+    assert_eq!(r.stderr, "");
+    let r = sb.ferry(&["provision", "calm"]).ok();
+    assert!(
+        r.stdout.contains("next: ferry configure calm"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
 fn destroyed_environments_must_be_created_again() {
     let sb = Sandbox::new();
     sb.create("gone", &local_env(&sb));

@@ -201,7 +201,7 @@ fn list_shows_every_environment_and_the_state_dir_can_be_chosen() {
 #[test]
 fn unknown_environments_and_bad_names_are_clear_errors() {
     let sb = Sandbox::new();
-    let r = sb.ferry(&["status", "nope"]).code(1);
+    let r = sb.ferry(&["status", "nope"]).code(2);
     assert!(
         r.stderr.contains("no environment is named `nope`"),
         "{}",
@@ -212,7 +212,11 @@ fn unknown_environments_and_bad_names_are_clear_errors() {
         "{}",
         r.stderr
     );
-    let r = sb.ferry(&["status", "nope", "--json"]).code(1).json();
+    let r = sb.ferry(&["status", "nope", "--json"]).code(2).json();
+    assert_eq!(
+        r["error"]["exit_code"], 2,
+        "an unknown environment is a usage error"
+    );
     assert!(r["error"]["message"]
         .as_str()
         .unwrap()

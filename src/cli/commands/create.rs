@@ -126,7 +126,8 @@ pub fn run(s: &Session, args: &CreateArgs) -> Result<(), CliError> {
     let verb = if args.update { "updated" } else { "created" };
     s.out.result(&json!({"environment": args.env, "state": record.state.name(), "provider": record.provider, "action": verb}), || {
         let next = match record.state.phase() {
-            Phase::Created if !s.chained.get() => format!("\nnext: ferry provision {}", args.env),
+            // Advice, not a result: -q leaves it out.
+            Phase::Created if !s.chained.get() && !s.out.quiet => format!("\nnext: ferry provision {}", args.env),
             _ => String::new(),
         };
         format!("{verb} environment `{}` ({} provider, state: {}){next}", args.env, record.provider, record.state.name())

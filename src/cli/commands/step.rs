@@ -284,7 +284,7 @@ pub async fn run_with(
         }
         text.push_str(&format!("environment `{}` is {}", args.env, result.state));
         if outcome.is_ok() {
-            if let Some(next) = next_step(step).filter(|_| !s.chained.get()) {
+            if let Some(next) = next_step(step).filter(|_| !s.chained.get() && !s.out.quiet) {
                 text.push_str(&format!("\nnext: ferry {} {}", next.name(), args.env));
             }
         }
