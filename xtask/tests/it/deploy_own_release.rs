@@ -63,6 +63,14 @@ fn ferry_built_at(version: &str, work: &Path) -> PathBuf {
             .current_dir(root()),
     );
     let target_dir = cargo_target_dir();
+    // The toolchain's own rustc, as `dist` pins it: a dependency's rust-toolchain.toml must
+    // not make the rustup proxy switch toolchains when that dependency gets compiled.
+    let sysroot = run_ok(
+        Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+            .args(["--print", "sysroot"])
+            .current_dir(root()),
+    );
+    let rustc = Path::new(String::from_utf8_lossy(&sysroot.stdout).trim()).join("bin/rustc");
     run_ok(
         Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
             .args([
@@ -80,6 +88,7 @@ fn ferry_built_at(version: &str, work: &Path) -> PathBuf {
             ])
             .arg(&target_dir)
             .current_dir(&src)
+            .env("RUSTC", &rustc)
             .env(
                 "FERRY_BUILD_COMMIT",
                 String::from_utf8_lossy(&commit.stdout).trim(),
