@@ -64,6 +64,13 @@ pub fn from_serde(
                     None if candidates.is_empty() => "remove it".to_owned(),
                     None => format!("expected one of: {}", candidates.join(", ")),
                 });
+                // A common slip: hosts belong to the file, not to the provider.
+                if *word == "hosts" && field_path.first() == Some(&key("provider")) {
+                    help = Some(
+                        "hosts are declared at the top level: write `[[hosts]]`, not `[[provider.hosts]]`"
+                            .to_owned(),
+                    );
+                }
                 // Inside tagged tables serde points at the whole table; point at the key itself.
                 if what == "unknown field" && !field_path.ends_with(&[key(word)]) {
                     let mut inner = field_path.clone();
