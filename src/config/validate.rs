@@ -92,6 +92,9 @@ pub fn from_serde(
             _ => format!("add `{missing} = ...` here (see docs/environment.md)"),
         });
     }
+    if message.contains("expected u16") {
+        help = Some("a port is a number from 1 to 65535".to_owned());
+    }
     if message.starts_with("invalid type") {
         help = Some("check the value's type: strings are quoted, lists use [ ]".to_owned());
     }
@@ -108,7 +111,7 @@ pub fn check(file: &EnvironmentFile) -> Vec<Problem> {
     check_provider(file, &mut out);
     let host_names = check_hosts(file, &mut out);
     let known_roles = check_roles(file, &host_names, &mut out);
-    check_vars(&file.vars, vec![key("vars")], &mut out);
+    check_vars(&file.vars, vec![key("vars")], "FERRY_VAR", &mut out);
     for section in ["configure", "release", "run"] {
         let list = match section {
             "configure" => &file.configure,
@@ -155,11 +158,17 @@ fn check_checks(file: &EnvironmentFile, known_roles: &BTreeSet<String>, out: &mu
                 }
                 CheckKind::Tcp => "a `tcp` check needs a `port`",
             };
-            out.push(problem(
-                at(needed),
-                what,
-                format!("add `{needed} = ...` to this check"),
-            ));
+            // A value that is there but unusable needs another fix than a missing one.
+            let help = match c.kind {
+                CheckKind::Http if c.url.is_some() => {
+                    "start the url with http:// or https://, such as \"http://{address}:8080/health\"".to_owned()
+                }
+                CheckKind::Tcp if c.port.is_some() => {
+                    "use the port the service listens on, from 1 to 65535".to_owned()
+                }
+                _ => format!("add `{needed} = ...` to this check"),
+            };
+            out.push(problem(at(needed), what, help));
         }
         for field in wrong {
             let set = match *field {
@@ -188,11 +197,14 @@ fn check_app(file: &EnvironmentFile, known_roles: &BTreeSet<String>, out: &mut V
     let Some(app) = &file.app else { return };
     let at = |k: &str| vec![key("app"), key(k)];
     check_path(&app.root, at("root"), out);
-    if app.keep == 0 {
+    if app.keep < 2 {
         out.push(problem(
             at("keep"),
-            "`keep = 0` would delete the release just installed",
-            "keep at least 2 releases so that rollback has somewhere to go",
+            format!(
+                "`keep = {}` leaves no earlier release to roll back to",
+                app.keep
+            ),
+            "keep at least 2: the current release and the one before it",
         ));
     }
     for (i, s) in app.shared.iter().enumerate() {
@@ -230,22 +242,81 @@ fn check_app(file: &EnvironmentFile, known_roles: &BTreeSet<String>, out: &mut V
             out.push(problem(
                 path,
                 format!("no handler is named `{h}`"),
-                format!("declare it as `[handlers.{h}]`"),
+                handler_hint(h, file),
             ));
         }
     }
     check_role_refs(&app.roles, at("roles"), known_roles, file, out);
 }
 
+/// Help for a `notify` that names no handler: the closest name, or how to declare it.
+fn handler_hint(name: &str, file: &EnvironmentFile) -> String {
+    match did_you_mean(name, file.handlers.keys().map(String::as_str)) {
+        Some(m) => format!("did you mean `{m}`?"),
+        None => format!(
+            "declare it as `[handlers.{}]` with a `command` or a `service`",
+            toml_key(name)
+        ),
+    }
+}
+
+/// `name` as a TOML key: bare when it can be, quoted otherwise.
+fn toml_key(name: &str) -> String {
+    let bare = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        name.to_owned()
+    } else {
+        format!("{name:?}")
+    }
+}
+
+/// "Exactly one of `a` and `b`" problems: the message and fix differ for none and both.
+fn one_of(
+    path: Vec<Seg>,
+    what: &str,
+    (a, b): (&str, &str),
+    both: bool,
+    add: &str,
+    out: &mut Vec<Problem>,
+) {
+    if both {
+        out.push(problem(
+            path,
+            format!("{what} takes `{a}` or `{b}`, not both"),
+            format!("remove `{a}` or `{b}`"),
+        ));
+    } else {
+        out.push(problem(
+            path,
+            format!("{what} needs `{a}` or `{b}`"),
+            add.to_owned(),
+        ));
+    }
+}
+
 fn check_handlers_and_secrets(file: &EnvironmentFile, out: &mut Vec<Problem>) {
     for (name, h) in &file.handlers {
         if h.command.is_some() == h.service.is_some() {
-            out.push(problem(vec![key("handlers"), key(name)], "a handler needs exactly one of `command` and `service`", "write `command = \"...\"` to run a command, or `service = \"name\"` to restart a service"));
+            let at = vec![key("handlers"), key(name)];
+            let add = "write `command = \"...\"` to run a command, or `service = \"name\"` to restart a service";
+            one_of(
+                at,
+                "a handler",
+                ("command", "service"),
+                h.command.is_some(),
+                add,
+                out,
+            );
         }
     }
     for (name, sec) in &file.secrets {
         if sec.env.is_some() == sec.file.is_some() {
-            out.push(problem(vec![key("secrets"), key(name)], "a secret needs exactly one of `env` and `file`", "write `env = \"VARIABLE\"` or `file = \"path/to/secret\"`; values never go in the environment file"));
+            let at = vec![key("secrets"), key(name)];
+            let add = "write `env = \"VARIABLE\"` or `file = \"path/to/secret\"`; values never go in the environment file";
+            one_of(at, "a secret", ("env", "file"), sec.env.is_some(), add, out);
         }
         if file.vars.contains_key(name) {
             out.push(problem(
@@ -260,7 +331,7 @@ fn check_handlers_and_secrets(file: &EnvironmentFile, out: &mut Vec<Problem>) {
         .keys()
         .map(|k| (k.clone(), toml::Value::Boolean(true)))
         .collect();
-    check_vars(&names, vec![key("secrets")], out);
+    check_vars(&names, vec![key("secrets")], "FERRY_SECRET", out);
 }
 
 fn check_provider(file: &EnvironmentFile, out: &mut Vec<Problem>) {
@@ -330,7 +401,12 @@ fn check_hosts(file: &EnvironmentFile, out: &mut Vec<Problem>) -> Vec<String> {
                 "use the port sshd listens on, usually 22",
             ));
         }
-        check_vars(&h.vars, vec![key("hosts"), Seg::Index(i), key("vars")], out);
+        check_vars(
+            &h.vars,
+            vec![key("hosts"), Seg::Index(i), key("vars")],
+            "FERRY_VAR",
+            out,
+        );
         names.push(h.name.clone());
     }
     names
@@ -396,7 +472,13 @@ fn check_role_refs(
     }
 }
 
-fn check_vars(vars: &BTreeMap<String, toml::Value>, at: Vec<Seg>, out: &mut Vec<Problem>) {
+/// Names of variables (or secrets), which commands see as `<prefix>_<NAME>`.
+fn check_vars(
+    vars: &BTreeMap<String, toml::Value>,
+    at: Vec<Seg>,
+    prefix: &str,
+    out: &mut Vec<Problem>,
+) {
     for name in vars.keys() {
         let valid = name
             .chars()
@@ -409,7 +491,7 @@ fn check_vars(vars: &BTreeMap<String, toml::Value>, at: Vec<Seg>, out: &mut Vec<
             out.push(problem(
                 path,
                 format!("`{name}` is not a valid variable name"),
-                "start with a letter or `_`, then letters, digits and `_` (commands see it as FERRY_VAR_<NAME>)",
+                format!("start with a letter or `_`, then letters, digits and `_` (commands see it as {prefix}_<NAME>)"),
             ));
         }
     }
@@ -432,13 +514,11 @@ fn check_resources(
             if !file.handlers.contains_key(h) {
                 let mut path = at("notify");
                 path.push(Seg::Index(j));
-                let help = match did_you_mean(h, file.handlers.keys().map(String::as_str)) {
-                    Some(m) => format!("did you mean `{m}`?"),
-                    None => {
-                        format!("declare it as `[handlers.{h}]` with a `command` or a `service`")
-                    }
-                };
-                out.push(problem(path, format!("no handler is named `{h}`"), help));
+                out.push(problem(
+                    path,
+                    format!("no handler is named `{h}`"),
+                    handler_hint(h, file),
+                ));
             }
         }
         check_resource(r, &at, out);
@@ -551,18 +631,20 @@ fn check_resource(r: &ResourceSpec, at: &dyn Fn(&str) -> Vec<Seg>, out: &mut Vec
                 ));
             }
             if f.content.is_some() == f.source.is_some() {
-                out.push(problem(at("path"), "a file needs exactly one of `content` and `source`", "write `content = \"...\"`, or `source = \"files/app.conf\"` (relative to the environment file)"));
+                let both = f.content.is_some();
+                let add = "write `content = \"...\"`, or `source = \"files/app.conf\"` (relative to the environment file)";
+                let place = if both { at("source") } else { at("path") };
+                one_of(place, "a file", ("content", "source"), both, add, out);
             }
             check_mode(&f.mode, at("mode"), out);
         }
         ResourceSpec::Template(t) => {
             check_path(&t.path, at("path"), out);
             if t.template.is_some() == t.source.is_some() {
-                out.push(problem(
-                    at("path"),
-                    "a template needs exactly one of `template` and `source`",
-                    "write `template = \"...\"`, or `source = \"templates/app.conf.j2\"`",
-                ));
+                let both = t.template.is_some();
+                let add = "write `template = \"...\"`, or `source = \"templates/app.conf.j2\"`";
+                let place = if both { at("source") } else { at("path") };
+                one_of(place, "a template", ("template", "source"), both, add, out);
             }
             if let Some(text) = &t.template {
                 if let Err(e) = crate::resource::template::syntax_check(text) {

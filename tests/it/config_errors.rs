@@ -198,6 +198,10 @@ fn each_validation_problem() {
             format!("{LOCAL}[[configure]]\ntype = \"file\"\npath = \"/etc/app.conf\"\ncontent = \"x\"\nnotify = [\"reload\"]\n"),
         ),
         (
+            "unknown handler whose name needs quoting in TOML",
+            format!("{LOCAL}[[configure]]\ntype = \"file\"\npath = \"/etc/app.conf\"\ncontent = \"x\"\nnotify = [\"reload web server\"]\n"),
+        ),
+        (
             "file path names a directory",
             format!("{LOCAL}[[configure]]\ntype = \"file\"\npath = \"/etc/app/\"\ncontent = \"x\"\n"),
         ),
@@ -262,6 +266,7 @@ fn each_validation_problem() {
         ("app without root", format!("{LOCAL}[app]\nkeep = 3\n")),
         ("app with a relative root", format!("{LOCAL}[app]\nroot = \"srv/shop\"\n")),
         ("keep 0", format!("{LOCAL}[app]\nroot = \"/srv/shop\"\nkeep = 0\n")),
+        ("keep 1", format!("{LOCAL}[app]\nroot = \"/srv/shop\"\nkeep = 1\n")),
         (
             "bad shared paths",
             format!("{LOCAL}[app]\nroot = \"/srv/shop\"\nshared = [\"logs\", \"/var/log\", \"../up\", \"\", \"data//x\"]\n"),
