@@ -65,7 +65,13 @@ pub fn parse(path: &Path, source: &str) -> Result<EnvironmentFile, ConfigError> 
     let mut diagnostics: Vec<Diagnostic> = problems
         .into_iter()
         .map(|p| {
-            let span = locator.span_of(&p.path);
+            let span = if p.at_key {
+                locator
+                    .key_span_of(&p.path)
+                    .or_else(|| locator.span_of(&p.path))
+            } else {
+                locator.span_of(&p.path)
+            };
             let d = Diagnostic::new(
                 path.to_owned(),
                 source,

@@ -13,6 +13,8 @@ pub struct Problem {
     pub path: Vec<Seg>,
     pub message: String,
     pub help: Option<String>,
+    /// The problem is the key's name, not its value: point at the key.
+    pub at_key: bool,
 }
 
 fn problem(path: Vec<Seg>, message: impl Into<String>, help: impl Into<String>) -> Problem {
@@ -20,6 +22,7 @@ fn problem(path: Vec<Seg>, message: impl Into<String>, help: impl Into<String>) 
         path,
         message: message.into(),
         help: Some(help.into()),
+        at_key: false,
     }
 }
 
@@ -488,11 +491,14 @@ fn check_vars(
         if !valid {
             let mut path = at.clone();
             path.push(key(name));
-            out.push(problem(
+            out.push(Problem {
+                at_key: true,
+                ..problem(
                 path,
                 format!("`{name}` is not a valid variable name"),
                 format!("start with a letter or `_`, then letters, digits and `_` (commands see it as {prefix}_<NAME>)"),
-            ));
+            )
+            });
         }
     }
 }
