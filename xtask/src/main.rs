@@ -31,7 +31,7 @@ use clap::Parser;
 
 /// Ferry's release toolchain: build, package, sign, publish and roll back ferry.
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", version, about, long_about = None)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
