@@ -18,6 +18,9 @@ pub struct CliError {
     pub code: i32,
     /// Set when the command already printed its (JSON) result and only the exit code is left.
     pub reported: bool,
+    /// An invalid environment file's problems, one object each (file, line, column, field,
+    /// message, help), for `--json`.
+    pub problems: Vec<crate::config::Diagnostic>,
 }
 
 impl CliError {
@@ -27,6 +30,7 @@ impl CliError {
             help: None,
             code: EXIT_FAILED,
             reported: false,
+            problems: Vec::new(),
         }
     }
 
@@ -64,17 +68,23 @@ impl From<StateError> for CliError {
             message: e.to_string(),
             code,
             reported: false,
+            problems: Vec::new(),
         }
     }
 }
 
 impl From<ConfigError> for CliError {
     fn from(e: ConfigError) -> Self {
+        let problems = match &e {
+            ConfigError::Invalid(diagnostics) => diagnostics.clone(),
+            ConfigError::Read { .. } => Vec::new(),
+        };
         CliError {
             message: e.to_string(),
             help: None,
             code: EXIT_USAGE,
             reported: false,
+            problems,
         }
     }
 }
@@ -86,6 +96,7 @@ impl From<ProviderError> for CliError {
             message: e.to_string(),
             code: EXIT_FAILED,
             reported: false,
+            problems: Vec::new(),
         }
     }
 }

@@ -27,10 +27,11 @@ pub fn main_with_args(argv: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         Err(e) => {
             if !e.reported {
                 if json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"error": {"message": e.message, "help": e.help, "exit_code": e.code}})
-                    );
+                    let mut error = serde_json::json!({"message": e.message, "help": e.help, "exit_code": e.code});
+                    if !e.problems.is_empty() {
+                        error["problems"] = serde_json::json!(e.problems);
+                    }
+                    println!("{}", serde_json::json!({ "error": error }));
                 } else {
                     eprintln!("error: {}", e.message);
                     if let Some(help) = &e.help {

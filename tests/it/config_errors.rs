@@ -101,6 +101,29 @@ fn a_missing_file_is_named() {
     );
 }
 
+/// Scripts get each problem as data: file, line, column, field, message and help.
+#[test]
+fn json_errors_list_every_problem_as_data() {
+    let sb = Sandbox::new();
+    sb.write(
+        "env.toml",
+        "[provider]\ntype = \"local\"\n[vars]\n\"my-var\" = 1\n[[configure]]\ntype = \"file\"\npath = \"/etc/a\"\n",
+    );
+    let r = sb
+        .ferry(&["create", "e", "--config", "env.toml", "--json"])
+        .code(2)
+        .json();
+    let problems = r["error"]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 2, "{r}");
+    assert_eq!(problems[0]["file"], "env.toml");
+    assert_eq!(problems[0]["line"], 4);
+    assert_eq!(problems[0]["column"], 1);
+    assert_eq!(problems[0]["field"], "vars.my-var");
+    assert!(problems[0]["help"].as_str().unwrap().contains("FERRY_VAR_"));
+    assert_eq!(problems[1]["field"], "configure[0].path");
+    assert_eq!(problems[1]["message"], "a file needs `content` or `source`");
+}
+
 #[test]
 fn the_documented_example_is_valid() {
     // docs/environment.md's complete example must stay a valid environment file.
