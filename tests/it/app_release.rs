@@ -107,6 +107,19 @@ command = "/srv/app/current/ferry --version"
     s
 }
 
+/// A configured environment `prod` on the testbed with signed dists of 1.0.0 and 2.0.0 in
+/// the sandbox; `extra` is appended to the environment file.
+fn prod_with_two_releases(tb: &Testbed, extra: &str) -> Sandbox {
+    let sb = Sandbox::new();
+    let keys = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+    make_dist(sb.path(), "1.0.0", &keys);
+    make_dist(sb.path(), "2.0.0", &keys);
+    sb.create("prod", &env_file(tb, sb.path(), &keys, extra));
+    sb.ferry(&["provision", "prod"]).ok();
+    sb.ferry(&["configure", "prod"]).ok();
+    sb
+}
+
 fn current(h: &crate::support::hosts::Host) -> String {
     std::fs::read_link(h.srv.join("app/current"))
         .map(|p| p.display().to_string())
@@ -116,13 +129,7 @@ fn current(h: &crate::support::hosts::Host) -> String {
 #[test]
 fn releases_switch_atomically_and_roll_back_without_downloading() {
     let Some(tb) = Testbed::up(3) else { return };
-    let sb = Sandbox::new();
-    let keys = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
-    make_dist(sb.path(), "1.0.0", &keys);
-    make_dist(sb.path(), "2.0.0", &keys);
-    sb.create("prod", &env_file(&tb, sb.path(), &keys, ""));
-    sb.ferry(&["provision", "prod"]).ok();
-    sb.ferry(&["configure", "prod"]).ok();
+    let sb = prod_with_two_releases(&tb, "");
 
     let r = sb
         .ferry(&["release", "prod", "--version", "1.0.0", "--json"])
@@ -280,14 +287,8 @@ fn a_tampered_artifact_is_refused_before_any_host_changes() {
 #[test]
 fn auto_rollback_switches_the_canary_back_when_its_checks_fail() {
     let Some(tb) = Testbed::up(3) else { return };
-    let sb = Sandbox::new();
-    let keys = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
-    make_dist(sb.path(), "1.0.0", &keys);
-    make_dist(sb.path(), "2.0.0", &keys);
     let check = "\n[[test]]\nname = \"not 2.0.0\"\ncommand = \"! grep -q 2.0.0 /srv/app/current/VERSION\"\n";
-    sb.create("prod", &env_file(&tb, sb.path(), &keys, check));
-    sb.ferry(&["provision", "prod"]).ok();
-    sb.ferry(&["configure", "prod"]).ok();
+    let sb = prod_with_two_releases(&tb, check);
     sb.ferry(&["release", "prod", "--version", "1.0.0"]).ok();
     let r = sb
         .ferry(&[
@@ -320,15 +321,9 @@ fn auto_rollback_switches_the_canary_back_when_its_checks_fail() {
 #[test]
 fn a_rollback_goes_through_the_canary_like_a_release() {
     let Some(tb) = Testbed::up(3) else { return };
-    let sb = Sandbox::new();
-    let keys = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
-    make_dist(sb.path(), "1.0.0", &keys);
-    make_dist(sb.path(), "2.0.0", &keys);
     // Once /srv/guard exists, only 2.0.0 passes the check: rolling the canary back fails it.
     let check = "\n[[test]]\nname = \"on 2.0.0\"\ncommand = \"! test -e /srv/guard || grep -q 2.0.0 /srv/app/current/VERSION\"\n";
-    sb.create("prod", &env_file(&tb, sb.path(), &keys, check));
-    sb.ferry(&["provision", "prod"]).ok();
-    sb.ferry(&["configure", "prod"]).ok();
+    let sb = prod_with_two_releases(&tb, check);
     sb.ferry(&["release", "prod", "--version", "1.0.0"]).ok();
     sb.ferry(&["release", "prod", "--version", "2.0.0"]).ok();
     for h in tb.hosts() {
@@ -434,16 +429,10 @@ impl Drop for HttpsServer {
 #[test]
 fn a_release_manifest_over_https_is_fetched_with_the_trusted_roots() {
     let Some(tb) = Testbed::up(2) else { return };
-    let sb = Sandbox::new();
-    let keys = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
-    make_dist(sb.path(), "1.0.0", &keys);
-    make_dist(sb.path(), "2.0.0", &keys);
+    let sb = prod_with_two_releases(&tb, "");
     let Some(server) = HttpsServer::start(sb.path(), sb.path()) else {
         return;
     };
-    sb.create("prod", &env_file(&tb, sb.path(), &keys, ""));
-    sb.ferry(&["provision", "prod"]).ok();
-    sb.ferry(&["configure", "prod"]).ok();
     let url = |v: &str| {
         format!(
             "https://127.0.0.1:{}/dist-{v}/dist-manifest.json",
