@@ -458,39 +458,31 @@ fn a_release_manifest_over_https_is_fetched_with_the_trusted_roots() {
         );
         return;
     }
-    // A certificate nobody trusts: refused, with the way to trust it, and nothing changes.
-    let r: Run = sb
-        .command(&[
+    // Release 1.0.0 from the https manifest, trusting `ca` (or only the built-in roots).
+    let release = |ca: Option<&Path>| -> Run {
+        let mut c = sb.command(&[
             "release",
             "prod",
             "--version",
             "1.0.0",
             "--manifest",
             &url("1.0.0"),
-        ])
-        .env_remove("SSL_CERT_FILE")
-        .output()
-        .unwrap()
-        .into();
+        ]);
+        match ca {
+            Some(ca) => c.env("SSL_CERT_FILE", ca),
+            None => c.env_remove("SSL_CERT_FILE"),
+        };
+        c.output().unwrap().into()
+    };
+    // A certificate nobody trusts: refused, with the way to trust it, and nothing changes.
+    let r = release(None);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("SSL_CERT_FILE"), "{}", r.stderr);
     for h in tb.hosts() {
         assert!(!h.srv.join("app").exists(), "{} was touched", h.name);
     }
 
-    let r: Run = sb
-        .command(&[
-            "release",
-            "prod",
-            "--version",
-            "1.0.0",
-            "--manifest",
-            &url("1.0.0"),
-        ])
-        .env("SSL_CERT_FILE", &server.ca)
-        .output()
-        .unwrap()
-        .into();
+    let r = release(Some(&server.ca));
     assert_eq!(r.code, 0, "{}", r.stderr);
     for h in tb.hosts() {
         assert_eq!(current(h), "releases/1.0.0", "{}", h.name);
