@@ -71,37 +71,51 @@ fn ferry_built_at(version: &str, work: &Path) -> PathBuf {
             .current_dir(root()),
     );
     let rustc = Path::new(String::from_utf8_lossy(&sysroot.stdout).trim()).join("bin/rustc");
-    run_ok(
-        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-            .args([
-                "build",
-                "--locked",
-                "--package",
-                "ferry",
-                "--bin",
-                "ferry",
-                "--profile",
-                "dist-test",
-                "--target",
-                HOST_TARGET,
-                "--target-dir",
-            ])
-            .arg(&target_dir)
-            .current_dir(&src)
-            .env("RUSTC", &rustc)
-            .env(
-                "FERRY_BUILD_COMMIT",
-                String::from_utf8_lossy(&commit.stdout).trim(),
-            ),
-    );
-    // Copied out at once: the workspace version's build lands on the same path.
     let binary = work.join(format!("ferry-{version}"));
-    std::fs::copy(
-        target_dir.join(HOST_TARGET).join("dist-test/ferry"),
-        &binary,
-    )
-    .unwrap();
-    binary
+    // The workspace version's dist builds land on the same output path: another test's dist
+    // may link its binary there between this build and the copy. A copy that does not report
+    // `version` is taken again (the build is then fresh: one link, no compiling).
+    for _ in 0..3 {
+        run_ok(
+            Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+                .args([
+                    "build",
+                    "--locked",
+                    "--package",
+                    "ferry",
+                    "--bin",
+                    "ferry",
+                    "--profile",
+                    "dist-test",
+                    "--target",
+                    HOST_TARGET,
+                    "--target-dir",
+                ])
+                .arg(&target_dir)
+                .current_dir(&src)
+                .env("RUSTC", &rustc)
+                .env(
+                    "FERRY_BUILD_COMMIT",
+                    String::from_utf8_lossy(&commit.stdout).trim(),
+                ),
+        );
+        std::fs::copy(
+            target_dir.join(HOST_TARGET).join("dist-test/ferry"),
+            &binary,
+        )
+        .unwrap();
+        if reported_by(&binary) == version {
+            return binary;
+        }
+    }
+    panic!("the build of ferry {version} kept being replaced by another dist's build");
+}
+
+/// The version `ferry --version --json` reports.
+fn reported_by(binary: &Path) -> String {
+    let out = run_ok(Command::new(binary).args(["--version", "--json"]));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["version"].as_str().unwrap().to_owned()
 }
 
 /// A signed dist (host target, complete variant) of `binary` as release `version`, with the
@@ -159,12 +173,7 @@ fn current(h: &Host) -> String {
 
 /// `ferry --version --json` of the release `version` on host `h`.
 fn reported_version(h: &Host, version: &str) -> String {
-    let out = run_ok(
-        Command::new(h.srv.join(format!("ferry/releases/{version}/ferry")))
-            .args(["--version", "--json"]),
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["version"].as_str().unwrap().to_owned()
+    reported_by(&h.srv.join(format!("ferry/releases/{version}/ferry")))
 }
 
 #[test]
