@@ -258,21 +258,9 @@ fn handler_hint(name: &str, file: &EnvironmentFile) -> String {
         Some(m) => format!("did you mean `{m}`?"),
         None => format!(
             "declare it as `[handlers.{}]` with a `command` or a `service`",
-            toml_key(name)
+            // As TOML writes the key: bare when it can be, quoted otherwise.
+            toml_edit::Key::new(name).display_repr()
         ),
-    }
-}
-
-/// `name` as a TOML key: bare when it can be, quoted otherwise.
-fn toml_key(name: &str) -> String {
-    let bare = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if bare {
-        name.to_owned()
-    } else {
-        format!("{name:?}")
     }
 }
 
