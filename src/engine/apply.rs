@@ -429,8 +429,7 @@ pub fn parse(output: &[u8], count: usize, handler_count: usize) -> Result<Applie
         let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
         let line = String::from_utf8_lossy(&rest[..end]).into_owned();
         rest = rest.get(end + 1..).unwrap_or(&[]);
-        if let Some(fact) = line.strip_prefix("F ") {
-            let (name, value) = fact.split_once(' ').unwrap_or((fact, ""));
+        if let Some((name, value)) = super::explore::fact_line(&line) {
             facts.insert(name.to_owned(), value.to_owned());
             continue;
         }

@@ -180,6 +180,25 @@ _fp() { if [ $_fast = 1 ]; then eval "_kk=\$_k$1"; case $_kk in
 "#;
 
 /// Reads the explore output back, checking that every probe answered.
+/// Shell that prints each `(name, command)` fact as `F <name> <value>` (the command's first
+/// line of output): in the explore script, and again at the end of the apply script.
+pub fn fact_lines(commands: &[(String, String)]) -> String {
+    commands
+        .iter()
+        .map(|(name, command)| {
+            format!(
+                "printf 'F {name} %s\\n' \"$( ( {command}\n) </dev/null 2>/dev/null | head -n 1)\"\n"
+            )
+        })
+        .collect()
+}
+
+/// A fact line of either script's output: `F <name> <value>`.
+pub fn fact_line(line: &str) -> Option<(&str, &str)> {
+    let fact = line.strip_prefix("F ")?;
+    Some(fact.split_once(' ').unwrap_or((fact, "")))
+}
+
 pub fn parse(output: &[u8], probes: &[Vec<Probe>]) -> Result<Explored, String> {
     let mut explored = Explored::default();
     let mut raw: BTreeMap<(usize, usize), String> = BTreeMap::new();
@@ -189,16 +208,12 @@ pub fn parse(output: &[u8], probes: &[Vec<Probe>]) -> Result<Explored, String> {
         let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
         let line = String::from_utf8_lossy(&rest[..end]).into_owned();
         rest = rest.get(end + 1..).unwrap_or(&[]);
+        if let Some((name, value)) = fact_line(&line) {
+            explored.facts.insert(name.to_owned(), value.to_owned());
+            continue;
+        }
         let mut parts = line.splitn(4, ' ');
         match (parts.next(), parts.next(), parts.next(), parts.next()) {
-            (Some("F"), Some(name), value, more) => {
-                let value = [value, more]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                explored.facts.insert(name.to_owned(), value);
-            }
             (Some("P"), Some(r), Some(p), result) => {
                 raw.insert((num(r)?, num(p)?), result.unwrap_or("").to_owned());
             }

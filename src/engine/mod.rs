@@ -212,18 +212,6 @@ pub async fn converge(
     report
 }
 
-/// Shell that prints each of the run's facts as `F <name> <value>`.
-fn fact_script(ctx: &RunContext) -> String {
-    ctx.fact_commands
-        .iter()
-        .map(|(name, command)| {
-            format!(
-                "printf 'F {name} %s\\n' \"$( ( {command}\n) </dev/null 2>/dev/null | head -n 1)\"\n"
-            )
-        })
-        .collect()
-}
-
 async fn converge_into(
     ctx: &RunContext,
     host: &Host,
@@ -235,7 +223,7 @@ async fn converge_into(
     let exports = exports_for(ctx, host);
     let secrets = script::secret_exports(&ctx.secrets);
     let probes: Vec<_> = entries.iter().map(|e| e.resource.probes()).collect();
-    let facts = fact_script(ctx);
+    let facts = explore::fact_lines(&ctx.fact_commands);
     let preamble = format!("{exports}{facts}");
     report.round_trips += 1;
     let explored = match transport
