@@ -253,6 +253,11 @@ impl Fixture {
         run(&mut self.xtask(&args))
     }
 
+    /// `rollback --to V --reason "crash on start"`.
+    pub fn rollback_to(&self, version: &str) -> Output {
+        run(&mut self.xtask(&["rollback", "--to", version, "--reason", "crash on start"]))
+    }
+
     /// Adds a commit (an Unreleased entry, so the next release has content).
     pub fn change(&self, subject: &str) {
         let path = self.repo.join("CHANGELOG.md");

@@ -68,13 +68,7 @@ fn rollback_repoints_latest_everywhere_and_rolling_forward_works() {
     let hooks_before = f.hook.received().len();
 
     // The rollback.
-    let out = ok(&run(&mut f.xtask(&[
-        "rollback",
-        "--to",
-        "1.1.0",
-        "--reason",
-        "crash on start",
-    ])));
+    let out = ok(&f.rollback_to("1.1.0"));
     assert!(out.contains("rolled back to 1.1.0 from 1.2.0"), "{out}");
     assert_eq!(f.gh.latest_tag().as_deref(), Some("v1.1.0"));
     assert_eq!(pointer_version(&f), "1.1.0", "the installers now get 1.1.0");
@@ -324,13 +318,7 @@ fn after_a_rollback_the_installer_installs_the_rolled_back_version() {
     let home = f.dir.path().join("home");
     assert_eq!(install_latest(&f, &dist_120, &home), "1.2.0");
 
-    ok(&run(&mut f.xtask(&[
-        "rollback",
-        "--to",
-        "1.1.0",
-        "--reason",
-        "crash on start",
-    ])));
+    ok(&f.rollback_to("1.1.0"));
     assert_eq!(
         install_latest(&f, &dist_120, &home),
         "1.1.0",
@@ -389,13 +377,7 @@ fn images_follow_releases_and_rollbacks_in_a_real_registry() {
     assert_eq!(digest("latest"), v120);
     assert_eq!(digest("1"), v120);
 
-    ok(&run(&mut f.xtask(&[
-        "rollback",
-        "--to",
-        "1.1.0",
-        "--reason",
-        "crash on start",
-    ])));
+    ok(&f.rollback_to("1.1.0"));
     assert_eq!(digest("latest"), v110, "latest points at 1.1.0's image");
     assert_eq!(digest("1"), v110);
     assert_eq!(digest("latest-minimal"), digest("1.1.0-minimal"));
